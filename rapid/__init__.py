@@ -1,0 +1,1 @@
+"""rapid: distributed reinforcement learning on Ray, from one YAML job spec."""

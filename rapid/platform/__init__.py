@@ -1,0 +1,1 @@
+"""The platform: job specs, the registry, the runner, cluster submission, results and metrics."""

@@ -1,0 +1,75 @@
+"""Learning curves as PNG: a run's own plots/ (redrawn while it trains) and `rapid plot` overlays."""
+
+import io
+import math
+from collections import defaultdict
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+Rows = list[dict[str, Any]]
+
+
+def x_axis(rows: Rows) -> str:
+    """Env steps when the runs sample an env, else training iterations."""
+    has_steps = any(isinstance(r.get("env_steps"), float) and not math.isnan(r["env_steps"]) for r in rows)
+    return "env_steps" if has_steps else "iteration"
+
+
+def _series(rows: Rows, x: str, y: str) -> tuple[list[float], list[float]]:
+    points = [
+        (r[x], r[y])
+        for r in rows
+        if isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float)) and not math.isnan(r[y])
+    ]
+    points.sort()
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def overlay(curves: dict[str, Rows], metric: str, title: str) -> bytes:
+    """One line per labelled set of rows (a trial, a run); the return gets its min-max band."""
+    x = x_axis([r for rows in curves.values() for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, rows in curves.items():
+        xs, ys = _series(rows, x, metric)
+        (line,) = ax.plot(xs, ys, label=label)
+        if metric == "episode_return_mean" and len(curves) <= 3:
+            lo_x, lo = _series(rows, x, "episode_return_min")
+            _, hi = _series(rows, x, "episode_return_max")
+            if lo and len(lo) == len(hi):
+                ax.fill_between(lo_x, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def by_trial(rows: Rows) -> dict[str, Rows]:
+    grouped: dict[str, Rows] = defaultdict(list)
+    for row in rows:
+        grouped[str(row.get("trial_id", ""))].append(row)
+    return dict(grouped)
+
+
+def run_plots(rows: Rows, job: str, metric: str) -> dict[str, bytes]:
+    """plots/*.png for one run: its metric, the return (if different) and env steps/s."""
+    trials = by_trial(rows)
+    figures = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
+    if metric != "episode_return_mean" and any("episode_return_mean" in r for r in rows):
+        figures["episode_return_mean.png"] = overlay(trials, "episode_return_mean", f"{job}: episode return")
+    if any("env_steps_per_s" in r for r in rows):
+        figures["env_steps_per_s.png"] = overlay(trials, "env_steps_per_s", f"{job}: env steps/s")
+    return figures

@@ -1,0 +1,65 @@
+"""The Tune callback that keeps a run's folder current: metrics.parquet each iteration, plots every few seconds."""
+
+import json
+import math
+import time
+from typing import Any
+
+from ray.tune import Callback
+
+from rapid.platform.figures import row_from_tune_result
+from rapid.platform.plots import run_plots
+from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
+
+PLOT_EVERY_S = 10.0
+
+
+class RunRecorder(Callback):
+    """Appends a row per trial iteration and redraws plots; on resume it continues the same rows."""
+
+    def __init__(self, run: RunDir, job: str, metric: str) -> None:
+        self.run, self.job, self.metric = run, job, metric
+        self.rows = run.read_rows()
+        self._plotted_at = 0.0
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        row = row_from_tune_result(result)
+        # A trial restored from a checkpoint repeats the iterations after it: the new rows win.
+        self.rows = [
+            r for r in self.rows if r.get("trial_id") != row["trial_id"] or r.get("iteration", 0) < row["iteration"]
+        ]
+        self.rows.append(row)
+        self.run.write_rows(self.rows)
+        if time.monotonic() - self._plotted_at > PLOT_EVERY_S:
+            self.draw()
+
+    def draw(self) -> None:
+        self._plotted_at = time.monotonic()
+        draw_plots(self.run, self.rows, self.job, self.metric)
+
+    def __reduce__(self) -> tuple:
+        # Tune pickles its callbacks into tuner.pkl; a resumed run rebuilds this one from the folder.
+        return (RunRecorder, (self.run, self.job, self.metric))
+
+
+def draw_plots(run: RunDir, rows: list[dict[str, Any]], job: str, metric: str) -> None:
+    """Redraw plots/*.png from the rows so far."""
+    if rows:
+        for name, png in run_plots(rows, job, metric).items():
+            run.write_bytes(f"{PLOTS}/{name}", png)
+
+
+def best_value(rows: list[dict[str, Any]], metric: str, mode: str = "max") -> float:
+    """The best value a metric reached over all rows (NaN when it never appeared)."""
+    values = [r[metric] for r in rows if isinstance(r.get(metric), float) and not math.isnan(r[metric])]
+    if not values:
+        return math.nan
+    return max(values) if mode == "max" else min(values)
+
+
+def write_summary(run: RunDir, summary: dict[str, Any]) -> None:
+    run.write_bytes(SUMMARY, json.dumps(summary, indent=2, default=str).encode())
+
+
+def read_summary(run: RunDir) -> dict[str, Any] | None:
+    return json.loads(run.read_bytes(SUMMARY)) if run.exists(SUMMARY) else None

@@ -1,0 +1,49 @@
+"""An RLlib new-API-stack AlgorithmConfig built from a `kind: rllib` job."""
+
+from ray import tune
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from rapid.platform.registry import ALGORITHMS, ENVS, MODULES
+from rapid.platform.spec import RLlibJob
+
+
+def register_env(job: RLlibJob) -> None:
+    """Make the job's env id known to every EnvRunner of the connected Ray cluster."""
+    tune.register_env(job.env, ENVS.get(job.env))
+
+
+def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
+    """The AlgorithmConfig the spec describes: env, runners, learners, module, training, evaluation."""
+    config: AlgorithmConfig = ALGORITHMS.get(job.algorithm)()
+    res = job.resources
+    config.environment(env=job.env, env_config=job.env_config)
+    config.env_runners(
+        num_env_runners=res.env_runners,
+        num_envs_per_env_runner=res.envs_per_env_runner,
+        num_cpus_per_env_runner=res.cpus_per_env_runner,
+        num_gpus_per_env_runner=res.gpus_per_env_runner,
+    )
+    config.learners(
+        num_learners=res.learners,
+        num_cpus_per_learner=res.cpus_per_learner,
+        num_gpus_per_learner=res.gpus_per_learner,
+    )
+    module_class = MODULES.get(job.policy.module)
+    if module_class is None:
+        config.rl_module(model_config=dict(job.policy.model_config_))
+    else:
+        config.rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=dict(job.policy.model_config_)))
+    config.training(**job.training)
+    if job.evaluation is not None:
+        ev = job.evaluation
+        config.evaluation(
+            evaluation_interval=ev.every,
+            evaluation_duration=ev.episodes,
+            evaluation_duration_unit="episodes",
+            evaluation_num_env_runners=ev.env_runners,
+            evaluation_config={"explore": ev.explore, "env_config": {**job.env_config, **ev.env_config}},
+        )
+    if job.seed is not None:
+        config.debugging(seed=job.seed)
+    return config

@@ -1,0 +1,103 @@
+"""A run's results folder, on local disk or any filesystem pyarrow understands (s3://, gs://).
+
+Files are written whole or not at all: each goes to a temporary name first and is then
+moved over the real one, so a crash never leaves half a parquet file or plot behind.
+"""
+
+import io
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import yaml
+
+from rapid.platform.errors import RapidError
+
+METRICS = "metrics.parquet"
+SPEC = "spec.yaml"
+SUMMARY = "summary.json"
+CHECKPOINTS = "checkpoints"
+PLOTS = "plots"
+TUNER_STATE = "tuner.pkl"  # Tune's own record, present once a run can be resumed
+
+
+def storage_uri(storage_path: str) -> str:
+    """An absolute URI: local paths are made absolute from the current folder."""
+    return storage_path if "://" in storage_path else str(Path(storage_path).expanduser().resolve())
+
+
+class RunDir:
+    """`<storage_path>/<job>/<timestamp>/`: spec, metrics.parquet, checkpoints/, plots/, summary.json."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+        try:
+            self.fs, self.root = pafs.FileSystem.from_uri(self.uri)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise RapidError(f"storage_path '{uri}': pyarrow cannot open it: {err}") from None
+
+    def __reduce__(self) -> tuple:
+        return (RunDir, (self.uri,))
+
+    @classmethod
+    def new(cls, storage_path: str, job: str) -> "RunDir":
+        """A fresh timestamped folder name (not created until the first write)."""
+        stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        return cls(f"{storage_uri(storage_path)}/{job}/{stamp}")
+
+    @property
+    def name(self) -> str:
+        return self.uri.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> str:
+        return self.uri.rsplit("/", 1)[0]
+
+    def local_path(self) -> Path | None:
+        """The folder on this machine, when it is on local disk."""
+        return Path(self.root) if isinstance(self.fs, pafs.LocalFileSystem) else None
+
+    def exists(self, relative: str = "") -> bool:
+        path = f"{self.root}/{relative}" if relative else self.root
+        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        """Write one file atomically (temporary name, then move)."""
+        target = f"{self.root}/{relative}"
+        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        temporary = f"{target}.{uuid.uuid4().hex}.tmp"
+        with self.fs.open_output_stream(temporary) as out:
+            out.write(data)
+        self.fs.move(temporary, target)
+
+    def read_bytes(self, relative: str) -> bytes:
+        with self.fs.open_input_stream(f"{self.root}/{relative}") as src:
+            return src.read()
+
+    def write_yaml(self, relative: str, data: dict[str, Any]) -> None:
+        self.write_bytes(relative, yaml.safe_dump(data, sort_keys=False).encode())
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        """metrics.parquet: one row per trial iteration."""
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(rows), sink)
+        self.write_bytes(METRICS, sink.getvalue())
+
+    def read_rows(self) -> list[dict[str, Any]]:
+        if not self.exists(METRICS):
+            return []
+        return pq.read_table(io.BytesIO(self.read_bytes(METRICS))).to_pylist()
+
+    def checkpoints(self) -> list[str]:
+        """Checkpoint folders of every trial, oldest first, as paths within this filesystem."""
+        selector = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
+        found = [
+            info.path
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_")
+        ]
+        return sorted(found, key=lambda p: (p.rsplit("/", 1)[-1], p))

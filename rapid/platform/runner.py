@@ -1,0 +1,194 @@
+"""Runs an RLlib job (one trial) or a sweep (many) under Tune, into a run folder.
+
+Tune gives both the same checkpoints, `FailureConfig` restarts and resume; rapid adds the
+run folder (spec, metrics.parquet, plots, summary) and the progress line.
+"""
+
+import copy
+import inspect
+import math
+import os
+from typing import Any
+
+from ray import tune
+from ray.tune.logger import JsonLoggerCallback
+
+from rapid.platform import cluster
+from rapid.platform.progress import ProgressLine, summary_table
+from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES
+from rapid.platform.results import RunRecorder, best_value, draw_plots, write_summary
+from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir
+from rapid.platform.search_space import sample_value, to_tune
+from rapid.platform.spec import RLlibJob, Stop, SweepJob
+from rapid.platform.spec_file import set_path
+from rapid.platform.trainable import RLlibJobTrainable
+
+# metrics.parquet is rapid's record of every result: of Tune's own loggers only the json one
+# (which Tune reads back on restore) is kept, not the csv and tensorboard copies.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# rapid prints its own progress line; Tune's tables would bury it.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Save Tune's experiment state often, so a driver killed outright resumes from its newest checkpoint.
+os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+
+TuneJob = RLlibJob | SweepJob
+
+
+def rllib_body(job: RLlibJob) -> dict[str, Any]:
+    """What a trial needs of an RLlib job: everything but its name and where results go."""
+    return job.model_dump(by_alias=True, exclude={"kind", "name", "description", "storage_path"})
+
+
+def tune_stop(stop: Stop) -> dict[str, float]:
+    """Tune's stop dict: a trial ends when any result key reaches its value."""
+    criteria = {"env_steps": stop.env_steps, "time_total_s": stop.wall_time_s, "training_iteration": stop.iterations}
+    return {**{k: v for k, v in criteria.items() if v}, **stop.metric}
+
+
+def single_trial_dir(trial: Any) -> str:
+    """A lone RLlib trial keeps its checkpoints straight in the run's checkpoints/ folder."""
+    return CHECKPOINTS
+
+
+def sweep_trial_dir(trial: Any) -> str:
+    return f"trials/{trial.trial_id}"
+
+
+def _sweep_config(job: SweepJob, value: Any) -> dict[str, Any]:
+    """The sweep's config with each param_space key set by `value(key, space)`."""
+    config = copy.deepcopy(job.config)
+    for key, space in job.param_space.items():
+        set_path(config, key, value(key, space))
+    return config
+
+
+def _trainable_and_space(job: TuneJob) -> tuple[Any, dict[str, Any]]:
+    if isinstance(job, RLlibJob):
+        return RLlibJobTrainable, {"job": rllib_body(job), "job_name": job.name}
+    space = _sweep_config(job, to_tune)
+    trainable = TRAINABLES.get(job.trainable)
+    if trainable is RLlibJobTrainable:
+        return trainable, {"job": space, "job_name": job.name}
+    if job.resources_per_trial is not None:
+        trainable = tune.with_resources(trainable, {"cpu": job.resources_per_trial.cpu, "gpu": job.resources_per_trial.gpu})
+    return trainable, space
+
+
+def check_resources(job: TuneJob) -> None:
+    """Refuse, before anything is written, a trial that this cluster can never hold."""
+    trainable = RLlibJobTrainable if isinstance(job, RLlibJob) else TRAINABLES.get(job.trainable)
+    if trainable is RLlibJobTrainable:
+        body = rllib_body(job) if isinstance(job, RLlibJob) else _sweep_config(job, lambda k, s: sample_value(s))
+        need = RLlibJobTrainable.default_resource_request({"job": body}).required_resources
+    elif isinstance(job, SweepJob) and job.resources_per_trial is not None:
+        need = {"CPU": job.resources_per_trial.cpu, "GPU": job.resources_per_trial.gpu}
+    else:
+        return
+    cluster.check_fits(need, f"job '{job.name}' (one trial)")
+
+
+def _checkpoint_config(trainable: Any, job: TuneJob) -> tune.CheckpointConfig:
+    if not (inspect.isclass(trainable) and issubclass(trainable, tune.Trainable)):
+        # Function trainables save their own checkpoints through tune.report.
+        return tune.CheckpointConfig(num_to_keep=job.checkpoint.keep)
+    return tune.CheckpointConfig(
+        num_to_keep=job.checkpoint.keep,
+        checkpoint_frequency=job.checkpoint.every,
+        checkpoint_at_end=job.checkpoint.at_end,
+    )
+
+
+def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any]) -> tune.Tuner:
+    run_config = tune.RunConfig(
+        name=run.name,
+        storage_path=run.parent,
+        stop=tune_stop(job.stop),
+        checkpoint_config=_checkpoint_config(trainable, job),
+        failure_config=tune.FailureConfig(max_failures=job.max_failures),
+        callbacks=[JsonLoggerCallback(), RunRecorder(run, job.name, job.metric), ProgressLine(job.name, job.stop, job.metric)],
+        verbose=0,
+    )
+    if isinstance(job, RLlibJob):
+        tune_config = tune.TuneConfig(trial_dirname_creator=single_trial_dir)
+    else:
+        tune_config = tune.TuneConfig(
+            metric=job.metric,
+            mode=job.mode,
+            num_samples=job.num_samples,
+            max_concurrent_trials=job.max_concurrent_trials,
+            search_alg=SEARCHERS.get(job.search.name)(**job.search.options),
+            scheduler=SCHEDULERS.get(job.scheduler.name)(**job.scheduler.options),
+            trial_dirname_creator=sweep_trial_dir,
+        )
+    return tune.Tuner(trainable, param_space=space, tune_config=tune_config, run_config=run_config)
+
+
+def run_tune_job(job: TuneJob, run: RunDir, restore: bool = False) -> dict[str, Any]:
+    """Train the job into `run`, or continue it there; returns the summary it also writes."""
+    trainable, space = _trainable_and_space(job)
+    if restore:
+        tuner = tune.Tuner.restore(run.uri, trainable=trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = _new_tuner(job, run, trainable, space)
+    results = tuner.fit()
+    rows = run.read_rows()
+    draw_plots(run, rows, job.name, job.metric)
+    summary = _summary(job, run, rows, results)
+    write_summary(run, summary)
+    return summary
+
+
+def _status(results: Any) -> str:
+    if results.errors:
+        return "error"
+    done = len(results) > 0 and all(r.metrics.get("done") for r in results)
+    return "finished" if done else "interrupted"
+
+
+def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any) -> dict[str, Any]:
+    mode = job.mode if isinstance(job, SweepJob) else "max"
+    last = rows[-1] if rows else {}
+    summary: dict[str, Any] = {
+        "job": job.name,
+        "kind": job.kind,
+        "status": _status(results),
+        "run_dir": run.uri,
+        "metric": job.metric,
+        "metric_last": last.get(job.metric, math.nan),
+        "metric_best": best_value(rows, job.metric, mode),
+        "iterations": last.get("iteration", 0),
+        "env_steps": last.get("env_steps", math.nan),
+        "wall_time_s": last.get("wall_time_s", math.nan),
+        "plots": f"{run.uri}/{PLOTS}",
+        "errors": [str(e) for e in results.errors],
+    }
+    best = _best_result(results, job.metric, mode) if isinstance(job, SweepJob) else (results[0] if len(results) else None)
+    summary["checkpoint"] = best.checkpoint.path if best is not None and best.checkpoint else None
+    if isinstance(job, SweepJob):
+        summary["best_config"] = best.config if best is not None else None
+        summary["trials"] = [
+            {
+                "trial_id": r.metrics.get("trial_id"),
+                job.metric: r.metrics.get(job.metric),
+                "iterations": r.metrics.get("training_iteration"),
+                "error": str(r.error) if r.error else None,
+            }
+            for r in results
+        ]
+    return summary
+
+
+def _best_result(results: Any, metric: str, mode: str) -> Any:
+    scored = [r for r in results if isinstance(r.metrics.get(metric), (int, float)) and not math.isnan(r.metrics[metric])]
+    if not scored:
+        return None
+    return (max if mode == "max" else min)(scored, key=lambda r: r.metrics[metric])
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    print(f"\n\n{summary['job']}: {summary['status']}")
+    print(summary_table(summary))
+    if summary["status"] == "interrupted":
+        print(f"\nResume with: rapid run --resume {summary['run_dir']}")
+    for error in summary.get("errors", []):
+        print(f"\ntrial error: {error}")

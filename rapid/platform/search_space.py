@@ -1,0 +1,59 @@
+"""Tune's search-space syntax written in YAML: `{loguniform: [1e-4, 1e-2]}`, `{grid_search: [...]}`."""
+
+from typing import Any
+
+from ray import tune
+
+from rapid.platform.errors import did_you_mean
+
+# YAML key -> Tune function taking the list as positional arguments.
+DOMAINS = {
+    "grid_search": None,
+    "choice": tune.choice,
+    "uniform": tune.uniform,
+    "quniform": tune.quniform,
+    "loguniform": tune.loguniform,
+    "qloguniform": tune.qloguniform,
+    "randint": tune.randint,
+    "qrandint": tune.qrandint,
+    "lograndint": tune.lograndint,
+    "randn": tune.randn,
+    "qrandn": tune.qrandn,
+}
+
+
+def is_search_space(value: Any) -> bool:
+    """A one-key mapping whose key names a Tune domain."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in DOMAINS
+
+
+def to_tune(key: str, value: Any) -> Any:
+    """The Tune object for one param_space entry; a plain value stays a constant."""
+    if isinstance(value, dict) and len(value) == 1 and not is_search_space(value):
+        (name,) = value
+        hint = did_you_mean(name, DOMAINS)
+        if hint:
+            raise ValueError(f"param_space.{key}: unknown search space '{name}'{hint}")
+    if not is_search_space(value):
+        return value
+    ((name, args),) = value.items()
+    if not isinstance(args, list) or not args:
+        raise ValueError(f"param_space.{key}.{name}: expected a non-empty list, got {args!r}")
+    if name == "grid_search":
+        return tune.grid_search(args)
+    if name == "choice":
+        return tune.choice(args)
+    try:
+        return DOMAINS[name](*args)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"param_space.{key}.{name}: bad arguments {args!r}: {err}") from None
+
+
+def sample_value(value: Any) -> Any:
+    """One value the space can take, to validate the config a trial would get."""
+    if not is_search_space(value):
+        return value
+    ((name, args),) = value.items()
+    if name in ("grid_search", "choice"):
+        return args[0]
+    return to_tune("", value).sample()

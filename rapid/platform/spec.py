@@ -1,0 +1,253 @@
+"""The job spec: one strict pydantic model per `kind` (rllib, sweep, pipeline).
+
+Every field says what it means; unknown keys and wrong types are errors, and names of
+envs, modules, algorithms, trainables, searchers and schedulers must be registered.
+"""
+
+import inspect
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from rapid.platform import registry
+from rapid.platform.errors import RapidError, did_you_mean
+
+KINDS = ("rllib", "sweep", "pipeline")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors; "5" is not an integer."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class KeyProblem(ValueError):
+    """A problem with one key inside a free-form mapping (training, model_config): errors point at it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _registered(reg: registry.Registry, name: str) -> str:
+    try:
+        reg.entry(name)
+    except RapidError as err:
+        raise ValueError(str(err)) from None
+    return name
+
+
+class Resources(Strict):
+    """What an RLlib job asks of the cluster."""
+
+    env_runners: int = Field(1, ge=0, description="EnvRunner actors stepping envs (0: step in the trial's process)")
+    envs_per_env_runner: int = Field(1, ge=1, description="vectorized envs inside each EnvRunner")
+    cpus_per_env_runner: float = Field(1, gt=0, description="CPUs reserved per EnvRunner")
+    gpus_per_env_runner: float = Field(0, ge=0, description="GPUs reserved per EnvRunner (rendering, big policies)")
+    learners: int = Field(0, ge=0, description="remote Learner actors (0: one learner in the trial's process)")
+    cpus_per_learner: float = Field(1, gt=0, description="CPUs reserved per Learner")
+    gpus_per_learner: float = Field(0, ge=0, description="GPUs per Learner (a GPU learner on a cluster)")
+
+
+class Stop(Strict):
+    """When a run ends: whichever criterion is met first."""
+
+    env_steps: int | None = Field(None, gt=0, description="env steps sampled in total")
+    wall_time_s: float | None = Field(None, gt=0, description="seconds of training")
+    iterations: int | None = Field(None, gt=0, description="training iterations")
+    metric: dict[str, float] = Field({}, description="metric name -> value: stop once the metric reaches it")
+
+    @model_validator(mode="after")
+    def _needs_one(self) -> "Stop":
+        if not (self.env_steps or self.wall_time_s or self.iterations or self.metric):
+            raise ValueError("give at least one of env_steps, wall_time_s, iterations, metric")
+        return self
+
+
+class Checkpoint(Strict):
+    """How often the run saves what it needs to resume."""
+
+    every: int = Field(10, ge=1, description="iterations between checkpoints")
+    keep: int | None = Field(3, ge=1, description="newest checkpoints kept (null: all)")
+    at_end: bool = Field(True, description="also save when the run stops")
+
+
+class Evaluation(Strict):
+    """Periodic evaluation episodes on separate EnvRunners."""
+
+    every: int = Field(..., ge=1, description="iterations between evaluations")
+    episodes: int = Field(10, ge=1, description="episodes per evaluation")
+    env_runners: int = Field(0, ge=0, description="evaluation EnvRunners (0: the trial's process)")
+    explore: bool = Field(False, description="sample actions (true) or take the deterministic one")
+    env_config: dict[str, Any] = Field({}, description="env_config overrides for evaluation (e.g. no randomization)")
+
+
+class Policy(Strict):
+    """The RLModule and its settings."""
+
+    module: str = Field("default", description="a registered RLModule (`rapid list`)")
+    model_config_: dict[str, Any] = Field({}, alias="model_config", description="the module's model_config")
+    init_checkpoint: str | None = Field(None, description="start from the module weights of this checkpoint")
+
+    @field_validator("module")
+    @classmethod
+    def _known_module(cls, name: str) -> str:
+        return _registered(registry.MODULES, name)
+
+    @field_validator("model_config_")
+    @classmethod
+    def _known_model_config_keys(cls, config: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        module = info.data.get("module")
+        fields = registry.MODULES.entry(module).extra.get("config_fields") if module else None
+        if fields is not None:
+            allowed = fields()
+            for key in config:
+                if key not in allowed:
+                    raise KeyProblem(key, f"unknown key: not a setting of module '{module}'{did_you_mean(key, allowed)}")
+        return config
+
+
+@cache
+def training_keys(algorithm: str) -> frozenset[str]:
+    """Arguments the algorithm's `AlgorithmConfig.training()` accepts, over its whole class chain."""
+    keys: set[str] = set()
+    for klass in registry.ALGORITHMS.get(algorithm).__mro__:
+        method = klass.__dict__.get("training")
+        if method is not None:
+            params = inspect.signature(method).parameters
+            keys |= {p for p, v in params.items() if p != "self" and v.kind is not v.VAR_KEYWORD}
+    return frozenset(keys)
+
+
+class JobCommon(Strict):
+    """Keys every kind shares."""
+
+    name: str = Field(..., min_length=1, description="job name: results go to <storage_path>/<name>/<timestamp>/")
+    description: str = Field("", description="one line on what the job is for")
+    storage_path: str = Field("results", description="where results land: a local path or a pyarrow URI (s3://...)")
+
+
+class RLlibJob(JobCommon):
+    """An RLlib algorithm trained on one env, under Tune for checkpoints and restarts."""
+
+    kind: Literal["rllib"] = "rllib"
+    algorithm: str = Field(..., description="a registered algorithm: PPO, APPO, IMPALA, SAC, DQN, ...")
+    env: str = Field(..., description="a registered env id (`rapid list`)")
+    env_config: dict[str, Any] = Field({}, description="keyword arguments for the env")
+    policy: Policy = Field(default_factory=Policy)
+    training: dict[str, Any] = Field({}, description="arguments of the algorithm's AlgorithmConfig.training()")
+    resources: Resources = Field(default_factory=Resources)
+    evaluation: Evaluation | None = None
+    stop: Stop
+    checkpoint: Checkpoint = Field(default_factory=Checkpoint)
+    metric: str = Field("episode_return_mean", description="the workload's headline metric (a metrics column)")
+    seed: int | None = Field(None, description="seed for envs and modules")
+    max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
+
+    @field_validator("algorithm")
+    @classmethod
+    def _known_algorithm(cls, name: str) -> str:
+        return _registered(registry.ALGORITHMS, name)
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, name: str) -> str:
+        return _registered(registry.ENVS, name)
+
+    @field_validator("training")
+    @classmethod
+    def _known_training_keys(cls, training: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        algorithm = info.data.get("algorithm")
+        if algorithm is None:
+            return training
+        allowed = training_keys(algorithm)
+        for key in training:
+            if key not in allowed:
+                raise KeyProblem(
+                    key,
+                    f"unknown key: not an argument of {algorithm}'s AlgorithmConfig.training(){did_you_mean(key, allowed)}",
+                )
+        return training
+
+
+class NamedOptions(Strict):
+    """A registered searcher or scheduler and its constructor keywords."""
+
+    name: str
+    options: dict[str, Any] = Field({}, description="keyword arguments for its constructor")
+
+
+class Search(NamedOptions):
+    name: str = Field("basic_variant", description="a registered searcher")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _registered(registry.SEARCHERS, name)
+
+
+class Scheduler(NamedOptions):
+    name: str = Field("fifo", description="a registered trial scheduler")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _registered(registry.SCHEDULERS, name)
+
+
+class TrialResources(Strict):
+    cpu: float = Field(1, ge=0, description="CPUs per trial")
+    gpu: float = Field(0, ge=0, description="GPUs per trial")
+
+
+class SweepJob(JobCommon):
+    """A Tune sweep: a registered trainable over a search space."""
+
+    kind: Literal["sweep"] = "sweep"
+    trainable: str = Field(..., description="a registered Tune trainable (`rapid list`)")
+    config: dict[str, Any] = Field({}, description="the trainable's fixed config")
+    param_space: dict[str, Any] = Field({}, description="dotted config key -> Tune search space, e.g. {grid_search: [...]}")
+    metric: str = Field(..., description="the result key that ranks trials")
+    mode: Literal["max", "min"] = "max"
+    search: Search = Field(default_factory=Search)
+    scheduler: Scheduler = Field(default_factory=Scheduler)
+    num_samples: int = Field(1, ge=1, description="samples of the search space (each grid point num_samples times)")
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    resources_per_trial: TrialResources | None = Field(None, description="for trainables that don't size themselves")
+    stop: Stop
+    checkpoint: Checkpoint = Field(default_factory=Checkpoint)
+    max_failures: int = Field(1, ge=0, description="restarts per trial after a crash")
+
+    @field_validator("trainable")
+    @classmethod
+    def _known_trainable(cls, name: str) -> str:
+        return _registered(registry.TRAINABLES, name)
+
+
+class Stage(Strict):
+    """One step of a pipeline: a spec file run as a job of its own."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="referenced by later stages as {name.checkpoint}")
+    spec: str = Field(..., description="a spec file, relative to the pipeline's file")
+    profile: str | None = Field(None, description="the profile of that spec to use")
+    set: dict[str, Any] = Field({}, description="dotted key -> value overrides; may name {stage.checkpoint} or {stage.run_dir}")
+
+
+class PipelineJob(JobCommon):
+    """Stages run in order; each stage's outputs are named by the stages after it."""
+
+    kind: Literal["pipeline"] = "pipeline"
+    stages: list[Stage] = Field(..., min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> "PipelineJob":
+        names = [s.name for s in self.stages]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"stage name '{name}' is used twice")
+        return self
+
+
+Job = RLlibJob | SweepJob | PipelineJob
+MODELS: dict[str, type[Job]] = {"rllib": RLlibJob, "sweep": SweepJob, "pipeline": PipelineJob}

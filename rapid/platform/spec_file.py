@@ -1,0 +1,216 @@
+"""From a spec file to a validated job: profiles, `--set` overrides, and errors a person can act on."""
+
+import copy
+import os
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rapid.platform import registry
+from rapid.platform.errors import RapidError, did_you_mean
+from rapid.platform.search_space import sample_value, to_tune
+from rapid.platform.spec import KINDS, MODELS, Job, KeyProblem, PipelineJob, SweepJob
+from rapid.platform.run_dir import SPEC, RunDir
+from rapid.platform.yaml_source import KeyPath, SpecLoader, parse_value, read_yaml
+
+
+@dataclass
+class LoadedSpec:
+    """A validated job and how it was made, so a cluster can make it again the same way."""
+
+    path: Path
+    job: Job
+    resolved: dict[str, Any]
+    profile: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """`data[a][b] = value` for `dotted` = 'a.b', making mappings on the way."""
+    *parents, last = dotted.split(".")
+    node: Any = data
+    for part in parents:
+        child = node.get(part) if isinstance(node, dict) else None
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise RapidError(f"--set {dotted}: '{part}' holds {child!r}, not a mapping of keys")
+        node = child
+    node[last] = value
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `update` laid over it; mappings merge key by key, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _apply_profile(data: dict[str, Any], profile: str | None, source: str) -> dict[str, Any]:
+    profiles = data.pop("profiles", None) or {}
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        raise RapidError(f"{source}: profiles: expected a mapping of profile name -> partial spec")
+    if profile is None:
+        return data
+    if profile not in profiles:
+        names = ", ".join(profiles) or "none"
+        raise RapidError(f"{source}: no profile '{profile}'{did_you_mean(profile, profiles)}; profiles: {names}")
+    return deep_merge(data, profiles[profile])
+
+
+def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise RapidError(f"--set {item}: expected KEY=VALUE, e.g. --set training.lr=3e-4")
+        set_path(data, key.strip(), parse_value(text))
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Valid keys of the mapping at `loc` inside `model`, when it is a model (not a free dict)."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        by_key = {f.alias or n: f for n, f in current.model_fields.items()}
+        if part not in by_key:
+            return None
+        annotation = by_key[part].annotation
+        options = typing.get_args(annotation) or (annotation,)
+        current = next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return None
+
+
+def _describe(error: Any, model: type[BaseModel]) -> str:
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        valid = _fields_at(model, loc[:-1]) or []
+        return f"unknown key{did_you_mean(str(loc[-1]), valid)}; expected one of: {', '.join(valid)}"
+    if error["type"] == "missing":
+        return "required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("value_error", "assertion_error"):
+        return message
+    return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
+
+
+def _format(err: ValidationError, model: type[BaseModel], source: str, lines: dict[KeyPath, int], prefix: KeyPath) -> str:
+    out = [f"{source}: the spec is not valid:"]
+    for error in err.errors():
+        problem = error.get("ctx", {}).get("error")
+        loc = prefix + tuple(error["loc"]) + ((problem.key,) if isinstance(problem, KeyProblem) else ())
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        where = f" (line {line})" if line else ""
+        out.append(f"  {dotted}{where}: {_describe(error, model)}")
+    return "\n".join(out)
+
+
+def validate_job(data: dict[str, Any], source: str, lines: dict[KeyPath, int] | None = None, prefix: KeyPath = ()) -> Job:
+    """The job model for `data`, or a RapidError naming the source, key path, line and fix."""
+    lines = lines or {}
+    kind = data.get("kind")
+    if kind not in KINDS:
+        hint = did_you_mean(str(kind), KINDS) if kind is not None else ""
+        raise RapidError(f"{source}: kind: expected one of {', '.join(KINDS)}, got {kind!r}{hint}")
+    model = MODELS[kind]
+    try:
+        job = model.model_validate(data)
+    except ValidationError as err:
+        raise RapidError(_format(err, model, source, lines, prefix)) from None
+    except RapidError as err:
+        raise RapidError(f"{source}: {err}") from None
+    if isinstance(job, SweepJob):
+        _check_sweep(job, source, lines)
+    return job
+
+
+def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
+    """Search spaces parse, and a trial's config is valid for the trainable."""
+    config = copy.deepcopy(job.config)
+    for key, value in job.param_space.items():
+        try:
+            to_tune(key, value)
+        except ValueError as err:
+            raise RapidError(f"{source}: {err}") from None
+        set_path(config, key, sample_value(value))
+    check = registry.TRAINABLES.entry(job.trainable).extra.get("check_config")
+    if check is not None:
+        check(config, source, lines)
+
+
+def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[KeyPath, int]) -> None:
+    """A sweep over the `rllib` trainable: `config` (plus sampled param_space) is an RLlib job body."""
+    body = {"kind": "rllib", "name": "trial", **config}
+    validate_job(body, source, {("config",) + k: v for k, v in lines.items() if k[:1] == ("config",)}, ("config",))
+
+
+def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> None:
+    """Every stage's spec loads, and references name earlier stages only.
+
+    Stage spec paths become relative to the current folder (the repository root, also on a
+    cluster), so a resumed pipeline finds them from its saved spec.
+    """
+    seen: list[str] = []
+    for index, stage in enumerate(job.stages):
+        stage.spec = os.path.relpath(path.parent / stage.spec)
+        resolved["stages"][index]["spec"] = stage.spec
+        for key, value in stage.set.items():
+            for ref in _references(value):
+                if ref not in seen:
+                    raise RapidError(f"{path}: stages.{stage.name}.set.{key}: '{{{ref}...}}' names no earlier stage; earlier: {', '.join(seen) or 'none'}")
+        values = {k: STAGE_REFERENCE.sub("/pending/stage/output", v) if isinstance(v, str) else v for k, v in stage.set.items()}
+        if isinstance(load_spec(stage.spec, stage.profile, values=values).job, PipelineJob):
+            raise RapidError(f"{path}: stages.{index}.spec: {stage.spec} is a pipeline; a stage must be an rllib job or a sweep")
+        seen.append(stage.name)
+
+
+# A later stage names an earlier one's outputs as {stage.checkpoint} or {stage.run_dir}.
+STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|run_dir)\}")
+
+
+def _references(value: Any) -> list[str]:
+    """Stage names referenced in a string value."""
+    return [m.group(1) for m in STAGE_REFERENCE.finditer(value)] if isinstance(value, str) else []
+
+
+def load_spec(
+    path: str | Path,
+    profile: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    values: dict[str, Any] | None = None,
+) -> LoadedSpec:
+    """Read, apply the profile, `--set KEY=VALUE` overrides and dotted-key `values`, validate.
+
+    Any bad input raises RapidError (exit status 2).
+    """
+    path = Path(path)
+    source = str(path)
+    data, lines = read_yaml(path)
+    data = _apply_profile(data, profile, source)
+    _apply_overrides(data, list(overrides))
+    for key, value in (values or {}).items():
+        set_path(data, key, value)
+    data.setdefault("name", path.stem)
+    job = validate_job(data, source, lines)
+    if isinstance(job, PipelineJob):
+        _check_pipeline(job, path, data)
+    return LoadedSpec(path=path, job=job, resolved=data, profile=profile, overrides=list(overrides))
+
+
+def load_run_job(run: RunDir) -> Job:
+    """The job a run folder was started with (its resolved spec.yaml)."""
+    if not run.exists(SPEC):
+        raise RapidError(f"{run.uri}: not a rapid run folder (no {SPEC}); expected results/<job>/<timestamp>/")
+    return validate_job(yaml.load(run.read_bytes(SPEC), Loader=SpecLoader), f"{run.uri}/{SPEC}")

@@ -1,0 +1,62 @@
+"""The Tune trainable behind every RLlib job: one Algorithm, built from a validated job spec.
+
+`kind: rllib` runs it as a single trial and `kind: sweep` with `trainable: rllib` as many;
+either way Tune gives checkpoints, `FailureConfig` restarts and resume. The trial's config
+is `{"job": <rllib job body>}` so the spec itself travels to whichever node runs it.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.tune.execution.placement_groups import PlacementGroupFactory
+
+from rapid.platform.dashboard import RunGauges
+from rapid.platform.figures import rllib_figures
+from rapid.platform.rllib_config import build_algorithm_config, register_env
+from rapid.platform.spec import RLlibJob
+
+MODULE_WEIGHTS = Path("learner_group") / "learner" / "rl_module"
+
+
+def job_from_config(config: dict[str, Any]) -> RLlibJob:
+    """The RLlib job a trial runs (already validated on the driver; validated again here)."""
+    return RLlibJob.model_validate({"kind": "rllib", "name": "trial", **config["job"]})
+
+
+class RLlibJobTrainable(tune.Trainable):
+    """Trains an RLlib Algorithm one iteration per step, reporting rapid's figure row."""
+
+    @classmethod
+    def default_resource_request(cls, config: dict[str, Any]) -> PlacementGroupFactory:
+        """The Algorithm's own bundles: this process (plus a local learner), EnvRunners, Learners."""
+        algo_config = build_algorithm_config(job_from_config(config))
+        return algo_config.algo_class.default_resource_request(algo_config)
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self.job = job_from_config(config)
+        register_env(self.job)
+        self.algo: Algorithm = build_algorithm_config(self.job).build_algo()
+        if self.job.policy.init_checkpoint:
+            self._load_module_weights(Path(self.job.policy.init_checkpoint))
+        trial = self.trial_id if self.trial_id != "default" else "local"
+        self.gauges = RunGauges(config.get("job_name", self.job.name), trial, (self.job.metric,))
+
+    def _load_module_weights(self, checkpoint: Path) -> None:
+        """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy)."""
+        self.algo.restore_from_path(checkpoint / MODULE_WEIGHTS, component=str(MODULE_WEIGHTS))
+
+    def step(self) -> dict[str, float]:
+        row = rllib_figures(self.algo.train())
+        self.gauges.publish(row)
+        return row
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        self.algo.save_to_path(checkpoint_dir)
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.algo.restore_from_path(checkpoint_dir)
+
+    def cleanup(self) -> None:
+        self.algo.stop()

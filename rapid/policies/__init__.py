@@ -1,0 +1,19 @@
+"""RLModules a spec may name under `policy.module`; workload modules live beside this file."""
+
+import dataclasses
+
+from rapid.platform.registry import MODULES
+
+
+def _default_model_config_fields() -> set[str]:
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    return {f.name for f in dataclasses.fields(DefaultModelConfig)}
+
+
+MODULES.add(
+    "default",
+    lambda: None,
+    "the algorithm's own RLlib module (MLP or CNN from model_config: fcnet_hiddens, ...)",
+    config_fields=_default_model_config_fields,
+)

@@ -1,0 +1,5 @@
+"""Tune trainables, searchers and schedulers a sweep may name."""
+
+from rapid.sweeps.tune_builtins import register_tune_builtins
+
+register_tune_builtins()

@@ -1,0 +1,5 @@
+"""Training algorithms a spec may name, and the pieces rapid adds to RLlib's."""
+
+from rapid.training.algorithms import register_rllib_algorithms
+
+register_rllib_algorithms()
