@@ -30,13 +30,14 @@ bench: setup
 	@for script in benchmarks/*.py; do echo "== $$script --quick"; $(BIN)/python $$script --quick || exit 1; done
 
 # A local head with the dashboard and token auth, for `rapid submit` and `ray job submit`.
+# Its PATH starts with the venv, so a job's `python -m rapid` is this environment's Python.
 # `ray start --block` stays in the foreground watching Ray's processes; its PID is recorded so
 # that cluster-down stops exactly this cluster (and everything it started).
 cluster-up: setup
 	@mkdir -p $(HEAD_DIR)
 	@test ! -f $(HEAD_DIR)/pid || ! kill -0 $$(cat $(HEAD_DIR)/pid) 2>/dev/null || { echo "already up (PID $$(cat $(HEAD_DIR)/pid))"; exit 1; }
 	@test -n "$$RAY_AUTH_TOKEN" || test -f $$HOME/.ray/auth_token || $(BIN)/ray get-auth-token --generate >/dev/null
-	RAY_AUTH_MODE=token nohup $(BIN)/ray start --head --block --dashboard-host 127.0.0.1 \
+	PATH="$(CURDIR)/$(BIN):$$PATH" RAY_AUTH_MODE=token nohup $(BIN)/ray start --head --block --dashboard-host 127.0.0.1 \
 		--dashboard-port $(DASHBOARD_PORT) --metrics-export-port $(METRICS_PORT) > $(HEAD_DIR)/ray.log 2>&1 & echo $$! > $(HEAD_DIR)/pid
 	@for i in $$(seq 60); do curl -s -o /dev/null http://127.0.0.1:$(DASHBOARD_PORT) && break; sleep 1; done
 	@echo "Ray head up (PID $$(cat $(HEAD_DIR)/pid)): dashboard http://127.0.0.1:$(DASHBOARD_PORT), metrics :$(METRICS_PORT)/metrics"
@@ -47,4 +48,5 @@ cluster-down:
 	-kill $$(cat $(HEAD_DIR)/pid)
 	@for i in $$(seq 30); do kill -0 $$(cat $(HEAD_DIR)/pid) 2>/dev/null || break; sleep 1; done
 	@rm -f $(HEAD_DIR)/pid
+	@$(BIN)/python -c "from ray._common.utils import reset_ray_address; reset_ray_address()"  # else ray.init() joins the dead head
 	@echo "Ray head stopped"

@@ -36,7 +36,8 @@ def _lookup(result: dict[str, Any], path: tuple[str, ...]) -> Any:
 def _flatten(node: Any, prefix: str, out: dict[str, float]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            _flatten(value, f"{prefix}/{key}", out)
+            if key != "timers":  # per-connector timings: dozens of columns nobody plots
+                _flatten(value, f"{prefix}/{key}", out)
     elif isinstance(node, Real) and not isinstance(node, bool):
         out[prefix] = float(node)
 

@@ -1,0 +1,169 @@
+"""`rapid submit|status|logs|stop`: Ray's Jobs API, with the repository as the job's working_dir.
+
+The entrypoint is `python -m rapid run <spec> ...`, exactly what `ray job submit
+--working-dir . -- python -m rapid run <spec>` runs, so either way gives the same job.
+Token authentication follows Ray's own conventions: the token comes from RAY_AUTH_TOKEN,
+the file named by RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token (Ray's loader reads them), and
+RAY_AUTH_MODE=disabled sends none.
+"""
+
+import logging
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.exceptions import AuthenticationError
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+import rapid
+from rapid.platform.errors import RapidError
+from rapid.platform.spec_file import LoadedSpec
+
+DEFAULT_ADDRESS = "http://127.0.0.1:8265"
+# Uploaded with the job: the code and specs. Ray already leaves out .git/, .venv/ and what
+# .gitignore names; these keep results out even where a checkout's .gitignore does not.
+EXCLUDES = ["results/", "**/__pycache__/", ".ray-head/", "*.mp4"]
+HOW_TO_SET_TOKEN = (
+    "On the head node `ray get-auth-token` prints the cluster's token; give it to rapid as "
+    "RAY_AUTH_TOKEN=<token>, or in a file named by RAY_AUTH_TOKEN_PATH, or in ~/.ray/auth_token."
+)
+
+
+def _quiet_upload_logs() -> None:
+    """Ray's SDK logs every packaging step at INFO; rapid prints what was submitted itself."""
+    for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging", "ray._private.runtime_env.working_dir"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def resolve_address(address: str | None) -> str:
+    """The dashboard URL: --address, else Ray's own variables, else the local head."""
+    found = address or os.environ.get("RAY_API_SERVER_ADDRESS") or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS
+    return found if "://" in found else f"http://{found}"
+
+
+def _token_source() -> str:
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return f"the file {os.environ['RAY_AUTH_TOKEN_PATH']} (RAY_AUTH_TOKEN_PATH)"
+    return "~/.ray/auth_token"
+
+
+def auth_headers() -> dict[str, str]:
+    """An Authorization header with the token Ray's loader finds, unless RAY_AUTH_MODE=disabled."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        return {}
+    from ray._raylet import AuthenticationTokenLoader
+
+    return dict(AuthenticationTokenLoader.instance().get_token_for_http_header(ignore_auth_mode=True))
+
+
+def _auth_error(url: str, sent: bool) -> RapidError:
+    if not sent:
+        return RapidError(
+            f"the Ray cluster at {url} uses token authentication and rapid found no token to send. {HOW_TO_SET_TOKEN}"
+        )
+    return RapidError(
+        f"the Ray cluster at {url} rejected the token from {_token_source()}: it is not this cluster's token. "
+        f"{HOW_TO_SET_TOKEN}"
+    )
+
+
+class Cluster:
+    """A Jobs API client whose every failure is a RapidError a person can act on."""
+
+    def __init__(self, address: str | None) -> None:
+        self.url = resolve_address(address)
+        self.headers = auth_headers()
+        self.client: JobSubmissionClient = self.call(lambda: JobSubmissionClient(self.url, headers=self.headers))
+
+    def call(self, action: Any) -> Any:
+        try:
+            return action()
+        except AuthenticationError:
+            raise _auth_error(self.url, bool(self.headers)) from None
+        except ConnectionError as err:
+            raise RapidError(
+                f"cannot reach a Ray dashboard at {self.url} ({err.__class__.__name__}). Is the cluster up "
+                "(`make cluster-up` for a local one) and is this its dashboard address (port 8265 by default)?"
+            ) from None
+        except RuntimeError as err:
+            if "does not exist" in str(err) or "404" in str(err):
+                raise RapidError(f"{self.url}: {err}") from None
+            raise
+
+
+def repository_root() -> Path:
+    """The checkout that holds the `rapid` package: it becomes the job's working_dir."""
+    root = Path(rapid.__file__).resolve().parent.parent
+    if not (root / "pyproject.toml").is_file():
+        raise RapidError(f"rapid is installed at {root}, not in a checkout: `rapid submit` uploads the repository")
+    return root
+
+
+def entrypoint(loaded: LoadedSpec, root: Path) -> str:
+    """`python -m rapid run <spec relative to the repository> [--profile P] [--set K=V]...`."""
+    spec = loaded.path.resolve()
+    if not spec.is_relative_to(root):
+        raise RapidError(f"{loaded.path}: the spec must be inside the repository ({root}) to travel with the job")
+    args = ["python", "-m", "rapid", "run", str(spec.relative_to(root))]
+    if loaded.profile:
+        args += ["--profile", loaded.profile]
+    for override in loaded.overrides:
+        args += ["--set", override]
+    return shlex.join(args)
+
+
+def submit(loaded: LoadedSpec, address: str | None, follow: bool = False) -> str:
+    """Submit the spec (validated already) and print the job id and how to watch it."""
+    root = repository_root()
+    command = entrypoint(loaded, root)
+    _quiet_upload_logs()
+    cluster = Cluster(address)
+    job_id = cluster.call(
+        lambda: cluster.client.submit_job(
+            entrypoint=command,
+            runtime_env={"working_dir": str(root), "excludes": EXCLUDES},
+            metadata={"rapid_job": loaded.job.name},
+        )
+    )
+    print(f"submitted {loaded.job.name} as {job_id} to {cluster.url}")
+    print(f"  entrypoint: {command}")
+    if "://" not in loaded.job.storage_path and not Path(loaded.job.storage_path).is_absolute():
+        print(f"  results: {loaded.job.storage_path}/ inside the job's working_dir on the cluster; set storage_path "
+              "to a shared path or a cloud URI to keep them")
+    print(f"  watch: rapid logs {job_id} --follow   (dashboard: {cluster.url})")
+    if follow:
+        job_logs(job_id, address, follow=True)
+    return job_id
+
+
+def job_status(job_id: str, address: str | None) -> str:
+    cluster = Cluster(address)
+    info = cluster.call(lambda: cluster.client.get_job_info(job_id))
+    return f"{job_id}: {info.status}" + (f" ({info.message})" if info.message else "")
+
+
+def job_logs(job_id: str, address: str | None, follow: bool = False) -> None:
+    """Print the job's output; with `follow`, keep printing until the job ends."""
+    cluster = Cluster(address)
+    printed = 0
+    while True:
+        logs = cluster.call(lambda: cluster.client.get_job_logs(job_id))
+        print(logs[printed:], end="", flush=True)
+        printed = len(logs)
+        if not follow:
+            return
+        status = cluster.call(lambda: cluster.client.get_job_status(job_id))
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+            print(f"\n{job_id}: {status}")
+            return
+        time.sleep(2)
+
+
+def stop_job(job_id: str, address: str | None) -> None:
+    cluster = Cluster(address)
+    cluster.call(lambda: cluster.client.stop_job(job_id))
+    print(f"{job_id}: stop requested")
