@@ -6,7 +6,7 @@ import re
 from ray.util.metrics import Gauge
 
 # Figures every run publishes; a job adds its headline metric.
-PUBLISHED = ("env_steps", "env_steps_per_s", "episode_return_mean", "episode_len_mean", "iteration")
+PUBLISHED = ("env_steps", "env_steps_per_s", "episode_return_mean", "episode_len_mean")
 
 
 def gauge_name(figure: str) -> str:

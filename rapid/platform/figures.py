@@ -61,6 +61,7 @@ def row_from_tune_result(result: dict[str, Any]) -> dict[str, Any]:
     """What a Tune result contributes to metrics.parquet: figures plus Tune's counters, renamed."""
     row = {TUNE_KEYS.get(k, k): v for k, v in result.items() if isinstance(v, Real) or k == "trial_id"}
     row["trial_id"] = result.get("trial_id", "")
-    for key in ("timestamp", "pid", "time_since_restore", "iterations_since_restore", "done"):
+    # iterations_since_restore stays: it shows where a resumed run picked up.
+    for key in ("timestamp", "pid", "time_since_restore", "done"):
         row.pop(key, None)
     return row

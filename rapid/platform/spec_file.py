@@ -111,8 +111,7 @@ def _format(err: ValidationError, model: type[BaseModel], source: str, lines: di
         problem = error.get("ctx", {}).get("error")
         loc = prefix + tuple(error["loc"]) + ((problem.key,) if isinstance(problem, KeyProblem) else ())
         dotted = ".".join(str(p) for p in loc) or "(top level)"
-        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-        where = f" (line {line})" if line else ""
+        where = f" (line {lines[loc]})" if loc in lines else ""  # keys from --set or param_space have none
         out.append(f"  {dotted}{where}: {_describe(error, model)}")
     return "\n".join(out)
 
@@ -153,7 +152,7 @@ def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
 def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[KeyPath, int]) -> None:
     """A sweep over the `rllib` trainable: `config` (plus sampled param_space) is an RLlib job body."""
     body = {"kind": "rllib", "name": "trial", **config}
-    validate_job(body, source, {("config",) + k: v for k, v in lines.items() if k[:1] == ("config",)}, ("config",))
+    validate_job(body, source, lines, ("config",))
 
 
 def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> None:

@@ -1,0 +1,125 @@
+"""What rapid costs over plain RLlib: env steps/s and startup seconds, side by side in one run.
+
+The same PPO config (jobs/quickstart.yaml's numbers) is trained for the same number of
+iterations twice per round, once by `rapid run` and once by a plain RLlib script (PPOConfig
+and `algo.train()` in a loop), each in a fresh process on an embedded Ray, rounds
+interleaved so that machine noise hits both alike.
+
+- env steps/s: env steps sampled / seconds inside the training iterations.
+- startup: process wall time minus the seconds inside training iterations (imports, Ray
+  start, building the algorithm, writing results).
+
+    python benchmarks/platform_overhead.py            # 3 rounds x 12 iterations
+    python benchmarks/platform_overhead.py --quick    # 1 round x 4 iterations, under a minute
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "jobs" / "quickstart.yaml"
+
+
+def plain_rllib(iterations: int) -> None:
+    """The baseline: a plain RLlib script with the spec's numbers, printing one JSON line."""
+    start = time.time()
+    import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    spec = yaml.safe_load(SPEC.read_text())
+    training = {k: float(v) if k == "lr" else v for k, v in spec["training"].items()}
+    ray.init()
+    config = (
+        PPOConfig()
+        .environment(spec["env"])
+        .env_runners(num_env_runners=spec["resources"]["env_runners"], num_envs_per_env_runner=spec["resources"]["envs_per_env_runner"])
+        .training(**training)
+        .rl_module(model_config=spec["policy"]["model_config"])
+        .debugging(seed=spec["seed"])
+    )
+    algo = config.build_algo()
+    train_s, steps = 0.0, 0.0
+    for _ in range(iterations):
+        result = algo.train()
+        train_s += result["time_this_iter_s"]
+        steps = result["num_env_steps_sampled_lifetime"]
+    algo.stop()
+    ray.shutdown()
+    print(json.dumps({"env_steps": steps, "train_s": train_s, "wall_s": time.time() - start}))
+
+
+def run_plain(iterations: int) -> dict[str, float]:
+    start = time.time()
+    out = subprocess.run(
+        [sys.executable, __file__, "--plain", str(iterations)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures["wall_s"] = time.time() - start
+    return figures
+
+
+def run_rapid(iterations: int, storage: str) -> dict[str, float]:
+    import pyarrow.parquet as pq
+
+    start = time.time()
+    subprocess.run(
+        [sys.executable, "-m", "rapid", "run", str(SPEC), "--set", f"stop.iterations={iterations}",
+         "--set", "stop.env_steps=100000000", "--set", "stop.wall_time_s=100000", "--set", "stop.metric={}",
+         "--set", f"storage_path={storage}", "--set", f"checkpoint.every={iterations}"],
+        capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, "RAY_ADDRESS": "local"},
+    )
+    wall = time.time() - start
+    newest = sorted(Path(storage, "quickstart").iterdir())[-1]
+    table = pq.read_table(newest / "metrics.parquet").to_pydict()
+    return {"env_steps": table["env_steps"][-1], "train_s": sum(table["iteration_s"]), "wall_s": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 round of 4 iterations")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=12)
+    parser.add_argument("--plain", type=int, metavar="N", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plain:
+        plain_rllib(args.plain)
+        return
+    rounds, iterations = (1, 4) if args.quick else (args.rounds, args.iterations)
+    rates: dict[str, list[float]] = {"plain": [], "rapid": []}
+    startup: dict[str, list[float]] = {"plain": [], "rapid": []}
+    with tempfile.TemporaryDirectory() as storage:
+        for r in range(rounds):
+            for name, run in (("plain", lambda: run_plain(iterations)), ("rapid", lambda: run_rapid(iterations, storage))):
+                figures = run()
+                rates[name].append(figures["env_steps"] / figures["train_s"])
+                startup[name].append(figures["wall_s"] - figures["train_s"])
+                print(f"round {r + 1} {name:5s}: {rates[name][-1]:8,.0f} env steps/s, startup {startup[name][-1]:5.1f} s", flush=True)
+    plain, rapid = statistics.median(rates["plain"]), statistics.median(rates["rapid"])
+    result = {
+        "rounds": rounds,
+        "iterations": iterations,
+        "plain_env_steps_per_s": round(plain, 1),
+        "rapid_env_steps_per_s": round(rapid, 1),
+        "rapid_vs_plain": round(rapid / plain, 3),
+        "plain_startup_s": round(statistics.median(startup["plain"]), 2),
+        "rapid_startup_s": round(statistics.median(startup["rapid"]), 2),
+        "rapid_startup_overhead_s": round(statistics.median(startup["rapid"]) - statistics.median(startup["plain"]), 2),
+    }
+    print(f"\nmedian of {rounds} round(s), {iterations} iterations each (PPO, {yaml.safe_load(SPEC.read_text())['env']})")
+    print(f"  plain RLlib  {plain:8,.0f} env steps/s   startup {result['plain_startup_s']:5.1f} s")
+    print(f"  rapid run    {rapid:8,.0f} env steps/s   startup {result['rapid_startup_s']:5.1f} s")
+    print(f"  rapid/plain  {result['rapid_vs_plain']:.3f} (target >= 0.95), startup overhead {result['rapid_startup_overhead_s']:+.1f} s")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

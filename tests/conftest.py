@@ -1,0 +1,130 @@
+"""Shared fixtures: the `rapid` CLI as a user runs it, and one real Ray head for the whole session.
+
+The head is a real `ray start --head` with the dashboard, the Jobs API, a Prometheus
+endpoint and token authentication on (a token made by Ray's own CLI). Tests that train join
+it through RAY_ADDRESS, so the suite starts Ray once instead of once per run.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Head:
+    """A running Ray head and what a client needs to use it."""
+
+    gcs_address: str
+    dashboard_url: str
+    metrics_url: str
+    token_file: Path
+    process: subprocess.Popen
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment of a client that joins this cluster with its token."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+        env.update(RAY_ADDRESS=self.gcs_address, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file))
+        env.update(extra)
+        return env
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # answering (401 without a token) is up
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
+    """`ray start --head --block` with token auth, stopped at the end by its PID."""
+    home = tmp_path_factory.mktemp("head_home")
+    subprocess.run(
+        [str(VENV_BIN / "ray"), "get-auth-token", "--generate"],
+        env={**os.environ, "HOME": str(home)}, check=True, capture_output=True,
+    )
+    token_file = home / ".ray" / "auth_token"
+    port, dashboard, metrics = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    # The job's `python -m rapid` must be this environment's Python, as on a cluster image.
+    env.update(PATH=f"{VENV_BIN}:{env['PATH']}", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file))
+    log = open(home / "head.log", "w")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--dashboard-host=127.0.0.1",
+         f"--dashboard-port={dashboard}", f"--metrics-export-port={metrics}", "--num-cpus=2", "--include-dashboard=true"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
+    )
+    head = Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", f"http://127.0.0.1:{metrics}/metrics", token_file, process)
+    try:
+        _wait_for(f"{head.dashboard_url}/api/version", 90)
+        yield head
+    finally:
+        process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        # A head that is gone leaves its address behind; a later ray.init() would try to join it.
+        from ray._common.utils import reset_ray_address
+
+        reset_ray_address()
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def rapid(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 300) -> Outcome:
+    """Run `python -m rapid ARGS` as a user would, from the repository root."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rapid", *args], capture_output=True, text=True, env=env or dict(os.environ),
+        cwd=cwd, timeout=timeout,
+    )
+    return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def embedded_env(**extra: str) -> dict[str, str]:
+    """A client that starts its own embedded Ray (RAY_ADDRESS=local), as on a laptop."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_ADDRESS="local", **extra)
+    return env
+
+
+def results_of(storage: Path, job: str) -> list[Path]:
+    """Run folders a job left under a storage path (none when nothing was written)."""
+    folder = storage / job
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def copy_spec(name: str, into: Path) -> Path:
+    target = into / Path(name).name
+    shutil.copy(ROOT / name, target)
+    return target

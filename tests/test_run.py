@@ -1,0 +1,130 @@
+"""`rapid run` end to end on real Ray and MuJoCo: results folder, resume after SIGKILL and Ctrl-C, eval."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROOT, Head, embedded_env, rapid, results_of
+
+SMOKE = ("jobs/quickstart.yaml", "--profile", "smoke")
+
+
+def rows(run: Path) -> dict[str, list]:
+    return pq.read_table(run / "metrics.parquet").to_pydict()
+
+
+def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path) -> None:
+    outcome = rapid("run", *SMOKE, "--set", f"storage_path={tmp_path}", env=embedded_env())
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "quickstart")
+    table = rows(run)
+    assert table["iteration"] == [1, 2]
+    for column in ("wall_time_s", "env_steps", "env_steps_per_s", "episode_return_mean", "episode_return_min",
+                   "episode_return_max", "episode_len_mean", "learners/default_policy/policy_loss"):
+        assert column in table, column
+    assert table["env_steps"][-1] >= 1024
+    assert all(rate > 0 for rate in table["env_steps_per_s"])
+    pngs = sorted((run / "plots").glob("*.png"))
+    assert [p.name for p in pngs] == ["env_steps_per_s.png", "episode_return_mean.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["iterations"] == 2
+    assert Path(summary["checkpoint"], "rllib_checkpoint.json").is_file()
+    assert (run / "spec.yaml").read_text().startswith("kind: rllib")
+    assert "[quickstart] iter 1 |" in outcome.stdout  # the progress line
+    assert f"results                     {run}" in outcome.stdout
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rapid", "run", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoints(storage: Path, count: int, driver: subprocess.Popen, seconds: float = 240) -> Path:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert driver.poll() is None, driver.communicate()
+        runs = results_of(storage, "quickstart")
+        if runs and len(list((runs[0] / "checkpoints").glob("checkpoint_*"))) >= count:
+            return runs[0]
+        time.sleep(0.5)
+    raise TimeoutError("no checkpoints appeared")
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(ray_head: Head, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A run whose driver got SIGKILL after its second checkpoint, then `--resume`d to the end."""
+    storage = tmp_path_factory.mktemp("resume")
+    every = 3
+    args = [*SMOKE, "--set", f"storage_path={storage}", "--set", "stop.env_steps=20000", "--set", f"checkpoint.every={every}"]
+    driver = _start(args, ray_head.env())
+    run = _wait_for_checkpoints(storage, 2, driver)
+    time.sleep(1.5)  # let Tune record the newest checkpoint in its experiment state
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(30)
+    killed_at = max(rows(run)["iteration"])
+    outcome = rapid("run", "--resume", str(run), env=ray_head.env())
+    assert outcome.returncode == 0, outcome.stderr
+    return run, killed_at
+
+
+def test_resume_after_sigkill_continues_from_the_checkpoint(killed_and_resumed: tuple[Path, int]) -> None:
+    run, killed_at = killed_and_resumed
+    table = rows(run)
+    iterations = table["iteration"]
+    assert iterations == list(range(1, len(iterations) + 1)), "one row per iteration, none twice"
+    resumed = [i for i, since in zip(iterations, table["iterations_since_restore"]) if since != i]
+    assert resumed, "the resumed process restarted from iteration 0 instead of a checkpoint"
+    restored_from = resumed[0] - 1
+    assert restored_from >= 3 and restored_from % 3 == 0 and restored_from <= killed_at
+    steps = table["env_steps"]
+    assert all(b > a for a, b in zip(steps, steps[1:])), "env steps continue, never restart"
+    assert steps[-1] >= 20000
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+
+
+def test_eval_restores_the_checkpoint_and_writes_a_video(killed_and_resumed: tuple[Path, int]) -> None:
+    run, _ = killed_and_resumed
+    outcome = rapid("eval", str(run), "--episodes", "2", "--video")
+    assert outcome.returncode == 0, outcome.stderr
+    assert "quickstart: 2 episodes from" in outcome.stdout
+    returns = [line for line in outcome.stdout.splitlines() if line.strip().startswith("episode_return_mean")]
+    assert returns and float(returns[0].split()[-1].replace(",", "")) > 0
+    (video,) = (run / "videos").glob("*.mp4")
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = capture.read()
+    assert ok and frames > 1 and frame.shape[2] == 3
+
+
+def test_ctrl_c_leaves_a_resumable_run(ray_head: Head, tmp_path: Path) -> None:
+    args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=12000", "--set", "checkpoint.every=2"]
+    driver = _start(args, ray_head.env())
+    run = _wait_for_checkpoints(tmp_path, 1, driver)
+    driver.send_signal(signal.SIGINT)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 130, stderr
+    assert f"Resume with: rapid run --resume {run}" in stdout
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    outcome = rapid("run", "--resume", str(run), env=ray_head.env())
+    assert outcome.returncode == 0, outcome.stderr
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+    assert rows(run)["env_steps"][-1] >= 12000
+
+
+def test_eval_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    outcome = rapid("eval", str(tmp_path))
+    assert outcome.returncode == 2
+    assert "not a rapid run folder" in outcome.stderr
+
+
+def test_run_without_spec_or_resume_is_a_usage_error() -> None:
+    outcome = rapid("run", env={**os.environ})
+    assert outcome.returncode == 2 and "needs a SPEC file or --resume" in outcome.stderr

@@ -1,0 +1,190 @@
+"""Job spec: every bad input is one clear error naming file, key, expectation; profiles and --set work."""
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, rapid
+
+from rapid.platform.errors import RapidError
+from rapid.platform.spec import RLlibJob, SweepJob
+from rapid.platform.spec_file import load_spec
+
+GOOD = """\
+kind: rllib
+algorithm: PPO
+env: InvertedPendulum-v5
+training:
+  lr: 1e-3
+  train_batch_size_per_learner: 256
+resources:
+  env_runners: 1
+stop:
+  env_steps: 1000
+profiles:
+  big:
+    resources: {env_runners: 4}
+    training: {lr: 5e-4}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "job.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(path: Path, *args, **kwargs) -> str:
+    with pytest.raises(RapidError) as caught:
+        load_spec(path, *args, **kwargs)
+    return str(caught.value)
+
+
+def test_good_spec_reads_scientific_floats_and_defaults_name(tmp_path: Path) -> None:
+    job = load_spec(write(tmp_path, GOOD)).job
+    assert isinstance(job, RLlibJob)
+    assert job.training["lr"] == pytest.approx(1e-3)  # PyYAML alone reads 1e-3 as a string
+    assert job.name == "job"
+    assert job.storage_path == "results"
+
+
+def test_profile_overrides_only_what_it_names(tmp_path: Path) -> None:
+    job = load_spec(write(tmp_path, GOOD), profile="big").job
+    assert job.resources.env_runners == 4
+    assert job.training == {"lr": 5e-4, "train_batch_size_per_learner": 256}
+
+
+def test_set_is_yaml_typed_and_applies_after_the_profile(tmp_path: Path) -> None:
+    job = load_spec(
+        write(tmp_path, GOOD), profile="big",
+        overrides=["training.lr=3e-4", "resources.env_runners=2", "policy.model_config.fcnet_hiddens=[32, 32]", "seed=7"],
+    ).job
+    assert job.training["lr"] == pytest.approx(3e-4)
+    assert job.resources.env_runners == 2
+    assert job.policy.model_config_ == {"fcnet_hiddens": [32, 32]}
+    assert job.seed == 7
+
+
+def test_unknown_profile_lists_the_profiles(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD), profile="bgi")
+    assert "no profile 'bgi'" in message and "did you mean 'big'" in message and "profiles: big" in message
+
+
+def test_malformed_set(tmp_path: Path) -> None:
+    assert "expected KEY=VALUE" in error_of(write(tmp_path, GOOD), overrides=["training.lr"])
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    assert error_of(tmp_path / "nope.yaml") == f"{tmp_path / 'nope.yaml'}: no such file"
+
+
+def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "kind: rllib\nenv: [InvertedPendulum-v5\nstop: {}\n"))
+    assert "YAML syntax error at line 3, column" in message
+
+
+def test_unknown_kind_suggests_the_closest(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD.replace("kind: rllib", "kind: rlib")))
+    assert "kind: expected one of rllib, sweep, pipeline, got 'rlib' (did you mean 'rllib'?)" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("env: InvertedPendulum-v5", "env: InvertedPendulm-v5", "env (line 3): unknown env 'InvertedPendulm-v5'; close names: InvertedPendulum-v5"),
+        ("algorithm: PPO", "algorithm: PPOO", "algorithm (line 2): unknown algorithm 'PPOO'; close names: PPO"),
+        ("resources:", "policy: {module: defualt}\nresources:", "unknown module 'defualt'; close names: default"),
+        ("  lr: 1e-3", "  lrr: 1e-3", "training.lrr (line 5): unknown key: not an argument of PPO's AlgorithmConfig.training() (did you mean 'lr'?)"),
+        ("  env_runners: 1", "  env_runner: 1", "resources.env_runner (line 8): unknown key (did you mean 'env_runners'?); expected one of: env_runners,"),
+        ("  env_runners: 1", "  env_runners: two", "resources.env_runners (line 8): input should be a valid integer (got 'two')"),
+        ("  env_steps: 1000", "  env_steps: -5", "stop.env_steps (line 10): input should be greater than 0 (got -5)"),
+        ("stop:\n  env_steps: 1000", "stop: {}", "stop (line 9): give at least one of env_steps, wall_time_s, iterations, metric"),
+        ("kind: rllib", "kind: rllib\nsed: 1", "sed (line 2): unknown key (did you mean 'seed'?)"),
+        ("resources:", "policy: {model_config: {fcnet_hidens: [8]}}\nresources:", "policy.model_config.fcnet_hidens (line 7): unknown key: not a setting of module 'default' (did you mean 'fcnet_hiddens'?)"),
+    ],
+)
+def test_bad_key_or_value_is_named_with_its_line(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    message = error_of(path)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace("lr: 1e-3", "lrr: 1e-3").replace("env_runners: 1", "env_runners: x").replace("InvertedPendulum-v5", "Nope-v0")
+    message = error_of(write(tmp_path, text))
+    assert "training.lrr" in message and "resources.env_runners" in message and "unknown env 'Nope-v0'" in message
+
+
+SWEEP = """\
+kind: sweep
+trainable: rllib
+metric: episode_return_mean
+config:
+  algorithm: PPO
+  env: InvertedPendulum-v5
+  stop: {iterations: 1}
+param_space:
+  training.lr: {loguniform: [1e-4, 1e-2]}
+  seed: {grid_search: [0, 1]}
+stop: {iterations: 2}
+"""
+
+
+def test_sweep_param_space_reaches_a_valid_trial_config(tmp_path: Path) -> None:
+    job = load_spec(write(tmp_path, SWEEP)).job
+    assert isinstance(job, SweepJob)
+    assert job.param_space["seed"] == {"grid_search": [0, 1]}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("training.lr: {loguniform", "training.lrr: {loguniform", "config.training.lrr: unknown key: not an argument of PPO's"),
+        ("{loguniform: [1e-4, 1e-2]}", "{loguniformm: [1e-4, 1e-2]}", "param_space.training.lr: unknown search space 'loguniformm' (did you mean 'loguniform'?)"),
+        ("{loguniform: [1e-4, 1e-2]}", "{loguniform: 3}", "param_space.training.lr.loguniform: expected a non-empty list, got 3"),
+        ("  env: InvertedPendulum-v5", "  env: Invertedpendulum", "config.env (line 6): unknown env 'Invertedpendulum'"),
+        ("trainable: rllib", "trainable: rlib", "trainable (line 2): unknown trainable 'rlib'; close names: rllib"),
+        ("stop: {iterations: 2}", "stop: {iterations: 2}\nscheduler: {name: ashaa}", "unknown scheduler 'ashaa'; close names: asha"),
+    ],
+)
+def test_bad_sweep_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert expected in error_of(write(tmp_path, SWEEP.replace(old, new, 1)))
+
+
+def test_pipeline_stage_references_must_name_earlier_stages(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, "stage.yaml")
+    good = "kind: pipeline\nstages:\n  - {name: first, spec: stage.yaml}\n  - {name: second, spec: stage.yaml, set: {policy.init_checkpoint: '{first.checkpoint}'}}\n"
+    job = load_spec(write(tmp_path, good, "pipe.yaml")).job
+    assert [s.name for s in job.stages] == ["first", "second"]
+    bad = good.replace("{first.checkpoint}", "{third.checkpoint}")
+    assert "'{third...}' names no earlier stage; earlier: first" in error_of(write(tmp_path, bad, "pipe.yaml"))
+    broken = good.replace("spec: stage.yaml}", "spec: stage.yaml, set: {training.lrr: 1}}", 1)
+    assert "training.lrr" in error_of(write(tmp_path, broken, "pipe.yaml"))
+
+
+def test_cli_bad_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("lr: 1e-3", "lrr: 1e-3") + f"storage_path: {tmp_path / 'results'}\n")
+    outcome = rapid("run", str(path))
+    assert outcome.returncode == 2
+    assert "rapid: error:" in outcome.stderr and "training.lrr" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_validate_checks_several_specs(tmp_path: Path) -> None:
+    good, bad = write(tmp_path, GOOD, "good.yaml"), write(tmp_path, GOOD.replace("PPO", "PP0"), "bad.yaml")
+    outcome = rapid("validate", str(good), str(bad))
+    assert outcome.returncode == 2
+    assert f"ok  {good}" in outcome.stdout
+    assert "unknown algorithm 'PP0'" in outcome.stderr and "1 of 2 specs are not valid" in outcome.stderr
+
+
+def test_every_shipped_job_validates_with_every_profile() -> None:
+    from rapid.platform.yaml_source import read_yaml
+
+    specs = sorted((ROOT / "jobs").glob("*.yaml"))
+    assert specs, "jobs/ holds the shipped specs"
+    for spec in specs:
+        load_spec(spec)
+        for profile in read_yaml(spec)[0].get("profiles", {}):
+            load_spec(spec, profile=profile)
