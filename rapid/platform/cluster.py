@@ -43,7 +43,7 @@ def check_fits(need: dict[str, float], what: str) -> None:
     if not short:
         return
     asked = ", ".join(f"{v:g} {k}" for k, v in sorted(need.items()) if v)
-    has = ", ".join(f"{have.get(k, 0.0):g} {k}" for k in sorted(need) if k in ("CPU", "GPU") or k in have)
+    has = ", ".join(f"{have.get(k, 0.0):g} {k}" for k in sorted({"CPU", "GPU", *need}))
     raise RapidError(
         f"{what} asks for {asked}, but the Ray cluster has {has} in total. Lower `resources:` in the spec "
         "(or pick a smaller --profile), run it on a bigger cluster, or pass --no-resource-check when an "
