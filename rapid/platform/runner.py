@@ -51,7 +51,7 @@ def single_trial_dir(trial: Any) -> str:
 
 
 def sweep_trial_dir(trial: Any) -> str:
-    return f"trials/{trial.trial_id}"
+    return f"trial_{trial.trial_id}"
 
 
 def _sweep_config(job: SweepJob, value: Any) -> dict[str, Any]:

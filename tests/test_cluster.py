@@ -1,0 +1,115 @@
+"""A real `ray start --head` with token auth: submit, logs, status, refused tokens, gauges, resources."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, Head, rapid, results_of
+
+
+def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
+    """A laptop client of `head`: no Ray variables, an empty home, plus what the test gives."""
+    env = head.env(HOME=str(home), **extra)
+    for key in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(key)
+    return env
+
+
+def wait_for_status(head: Head, job_id: str, env: dict[str, str], seconds: float = 240) -> str:
+    deadline = time.time() + seconds
+    status = ""
+    while time.time() < deadline:
+        outcome = rapid("status", job_id, "--address", head.dashboard_url, env=env)
+        assert outcome.returncode == 0, outcome.stderr
+        status = outcome.stdout.split(":", 1)[1].split()[0]
+        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
+            return status
+        time.sleep(2)
+    return status
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_submit_reaches_succeeded_with_readable_logs(ray_head: Head, tmp_path: Path) -> None:
+    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN=ray_head.token_file.read_text().strip())
+    storage = tmp_path / "cluster_results"
+    outcome = rapid("submit", "jobs/quickstart.yaml", "--profile", "smoke", "--set", f"storage_path={storage}",
+                    "--address", ray_head.dashboard_url, env=env)
+    assert outcome.returncode == 0, outcome.stderr
+    job_id = re.search(r"submitted quickstart as (\S+)", outcome.stdout).group(1)
+    assert "entrypoint: python -m rapid run jobs/quickstart.yaml --profile smoke --set storage_path=" in outcome.stdout
+    assert wait_for_status(ray_head, job_id, env) == "SUCCEEDED"
+    logs = rapid("logs", job_id, "--address", ray_head.dashboard_url, env=env)
+    assert logs.returncode == 0
+    assert "quickstart: finished" in logs.stdout and "[quickstart] iter" in logs.stdout
+    (run,) = results_of(storage, "quickstart")
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+
+
+def test_missing_token_is_refused_with_how_to_set_it(ray_head: Head, tmp_path: Path) -> None:
+    outcome = rapid("submit", "jobs/quickstart.yaml", "--address", ray_head.dashboard_url, env=submit_env(ray_head, tmp_path))
+    assert outcome.returncode == 2
+    assert "uses token authentication and rapid found no token to send" in outcome.stderr
+    assert "RAY_AUTH_TOKEN" in outcome.stderr and "ray get-auth-token" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
+
+
+def test_wrong_token_is_refused(ray_head: Head, tmp_path: Path) -> None:
+    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN="0" * 64)
+    outcome = rapid("status", "raysubmit_none", "--address", ray_head.dashboard_url, env=env)
+    assert outcome.returncode == 2
+    assert "rejected the token from RAY_AUTH_TOKEN" in outcome.stderr
+
+
+def test_unreachable_address(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")}, "HOME": str(tmp_path)}
+    outcome = rapid("submit", "jobs/quickstart.yaml", "--address", "http://127.0.0.1:9", env=env)
+    assert outcome.returncode == 2
+    assert "cannot reach a Ray dashboard at http://127.0.0.1:9" in outcome.stderr
+
+
+def test_unknown_job_id(ray_head: Head, tmp_path: Path) -> None:
+    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN=ray_head.token_file.read_text().strip())
+    outcome = rapid("logs", "raysubmit_nope", "--address", ray_head.dashboard_url, env=env)
+    assert outcome.returncode == 2 and "raysubmit_nope" in outcome.stderr
+
+
+def test_rapid_gauges_reach_the_prometheus_endpoint(ray_head: Head, tmp_path: Path) -> None:
+    driver = subprocess.Popen([sys.executable, "-m", "rapid", "run", "jobs/quickstart.yaml", "--profile", "smoke",
+                    "--set", f"storage_path={tmp_path}", "--set", "stop.wall_time_s=60", "--set", "stop.env_steps=1000000"],
+                   cwd=ROOT, env=ray_head.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, text = time.time() + 90, ""
+        while time.time() < deadline and "ray_rapid_env_steps_per_s{" not in text:
+            time.sleep(2)
+            text = scrape(ray_head.metrics_url)
+        for gauge in ("ray_rapid_env_steps{", "ray_rapid_env_steps_per_s{", "ray_rapid_episode_return_mean{"):
+            assert gauge in text, gauge
+        line = next(l for l in text.splitlines() if l.startswith("ray_rapid_env_steps{"))
+        assert 'job="quickstart"' in line and float(line.rsplit(" ", 1)[1]) > 0
+    finally:
+        driver.terminate()
+        driver.communicate(timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("resources.gpus_per_learner=1", "asks for 2 CPU, 1 GPU, but the Ray cluster has 2 CPU, 0 GPU in total"),
+        ("resources.env_runners=6", "asks for 7 CPU, but the Ray cluster has 2 CPU, 0 GPU in total"),
+    ],
+)
+def test_impossible_resources_are_refused_before_anything_is_written(ray_head: Head, tmp_path: Path, override: str, expected: str) -> None:
+    outcome = rapid("run", "jobs/quickstart.yaml", "--set", override, "--set", f"storage_path={tmp_path}", env=ray_head.env())
+    assert outcome.returncode == 2, outcome.stderr
+    assert expected in outcome.stderr
+    assert results_of(tmp_path, "quickstart") == []
