@@ -10,7 +10,7 @@ interleaved so that machine noise hits both alike.
   start, building the algorithm, writing results).
 
     python benchmarks/platform_overhead.py            # 3 rounds x 12 iterations
-    python benchmarks/platform_overhead.py --quick    # 1 round x 4 iterations, under a minute
+    python benchmarks/platform_overhead.py --quick    # 1 round x 3 iterations, under a minute
 """
 
 import argparse
@@ -85,7 +85,7 @@ def run_rapid(iterations: int, storage: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1 round of 4 iterations")
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 iterations")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--plain", type=int, metavar="N", help=argparse.SUPPRESS)
@@ -93,7 +93,7 @@ def main() -> None:
     if args.plain:
         plain_rllib(args.plain)
         return
-    rounds, iterations = (1, 4) if args.quick else (args.rounds, args.iterations)
+    rounds, iterations = (1, 3) if args.quick else (args.rounds, args.iterations)
     rates: dict[str, list[float]] = {"plain": [], "rapid": []}
     startup: dict[str, list[float]] = {"plain": [], "rapid": []}
     with tempfile.TemporaryDirectory() as storage:
