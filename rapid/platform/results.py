@@ -11,7 +11,7 @@ from rapid.platform.figures import row_from_tune_result
 from rapid.platform.plots import run_plots
 from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
 
-PLOT_EVERY_S = 10.0
+PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
 
 
 class RunRecorder(Callback):
