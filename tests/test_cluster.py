@@ -3,14 +3,12 @@
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Head, rapid, results_of
+from conftest import Head, rapid, results_of
 
 
 def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
@@ -83,12 +81,13 @@ def test_unknown_job_id(ray_head: Head, tmp_path: Path) -> None:
     assert outcome.returncode == 2 and "raysubmit_nope" in outcome.stderr
 
 
-def test_rapid_gauges_reach_the_prometheus_endpoint(ray_head: Head, tmp_path: Path) -> None:
-    driver = subprocess.Popen([sys.executable, "-m", "rapid", "run", "jobs/quickstart.yaml", "--profile", "smoke",
-                    "--set", f"storage_path={tmp_path}", "--set", "stop.wall_time_s=60", "--set", "stop.env_steps=1000000"],
-                   cwd=ROOT, env=ray_head.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_gauges_reach_the_prometheus_endpoint_and_stop_ends_the_job(ray_head: Head, tmp_path: Path) -> None:
+    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN=ray_head.token_file.read_text().strip())
+    outcome = rapid("submit", "jobs/quickstart.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    "--set", "stop.env_steps=10000000", "--address", ray_head.dashboard_url, env=env)
+    job_id = re.search(r"submitted quickstart as (\S+)", outcome.stdout).group(1)
     try:
-        deadline, text = time.time() + 90, ""
+        deadline, text = time.time() + 120, ""
         while time.time() < deadline and "ray_rapid_env_steps_per_s{" not in text:
             time.sleep(2)
             text = scrape(ray_head.metrics_url)
@@ -97,8 +96,9 @@ def test_rapid_gauges_reach_the_prometheus_endpoint(ray_head: Head, tmp_path: Pa
         line = next(l for l in text.splitlines() if l.startswith("ray_rapid_env_steps{"))
         assert 'job="quickstart"' in line and float(line.rsplit(" ", 1)[1]) > 0
     finally:
-        driver.terminate()
-        driver.communicate(timeout=120)
+        stopped = rapid("stop", job_id, "--address", ray_head.dashboard_url, env=env)
+    assert stopped.returncode == 0 and "stop requested" in stopped.stdout
+    assert wait_for_status(ray_head, job_id, env, seconds=90) == "STOPPED"
 
 
 @pytest.mark.parametrize(

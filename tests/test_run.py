@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,13 +22,16 @@ def rows(run: Path) -> dict[str, list]:
 
 
 def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path) -> None:
-    outcome = rapid("run", *SMOKE, "--set", f"storage_path={tmp_path}", env=embedded_env())
+    outcome = rapid("run", *SMOKE, "--set", f"storage_path={tmp_path}", "--set", "evaluation={every: 2, episodes: 2}",
+                    env=embedded_env())
     assert outcome.returncode == 0, outcome.stderr
     (run,) = results_of(tmp_path, "quickstart")
     table = rows(run)
     assert table["iteration"] == [1, 2]
+    assert table["eval_return_mean"][-1] > 0  # evaluated at iteration 2
     for column in ("wall_time_s", "env_steps", "env_steps_per_s", "episode_return_mean", "episode_return_min",
-                   "episode_return_max", "episode_len_mean", "learners/default_policy/policy_loss"):
+                   "episode_return_max", "episode_len_mean", "learners/default_policy/policy_loss",
+                   "evaluation/env_runners/episode_return_mean"):
         assert column in table, column
     assert table["env_steps"][-1] >= 1024
     assert all(rate > 0 for rate in table["env_steps_per_s"])
@@ -119,6 +123,26 @@ def test_ctrl_c_leaves_a_resumable_run(ray_head: Head, tmp_path: Path) -> None:
     assert rows(run)["env_steps"][-1] >= 12000
 
 
+def test_plot_overlays_runs(killed_and_resumed: tuple[Path, int], tmp_path: Path) -> None:
+    run, _ = killed_and_resumed
+    twin = run.parent / "2000-01-01_00-00-00"
+    shutil.copytree(run, twin)
+    try:
+        outcome = rapid("plot", str(run), str(twin), "--out", str(tmp_path / "both.png"))
+    finally:
+        shutil.rmtree(twin)
+    assert outcome.returncode == 0, outcome.stderr
+    assert (tmp_path / "both.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_metric_threshold_stops_the_run(ray_head: Head, tmp_path: Path) -> None:
+    outcome = rapid("run", *SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=1000000",
+                    "--set", "stop.metric={episode_return_mean: 1.0}", env=ray_head.env())
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "quickstart")
+    assert rows(run)["iteration"] == [1]
+
+
 def test_eval_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     outcome = rapid("eval", str(tmp_path))
     assert outcome.returncode == 2
@@ -128,3 +152,32 @@ def test_eval_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 def test_run_without_spec_or_resume_is_a_usage_error() -> None:
     outcome = rapid("run", env={**os.environ})
     assert outcome.returncode == 2 and "needs a SPEC file or --resume" in outcome.stderr
+
+
+def _trial_pids() -> list[int]:
+    """Processes running a trial of RLlibJobTrainable (their title names it), from /proc."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"RLlibJobTrainable" in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: Path) -> None:
+    """FailureConfig: the trial's process dies mid-run; Tune restarts it from the newest checkpoint."""
+    args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=16000", "--set", "checkpoint.every=3"]
+    driver = _start(args, ray_head.env())
+    run = _wait_for_checkpoints(tmp_path, 1, driver)
+    victims = _trial_pids()
+    assert len(victims) == 1
+    os.kill(victims[0], signal.SIGKILL)
+    stdout, stderr = driver.communicate(timeout=240)
+    assert driver.returncode == 0, stderr
+    table = rows(run)
+    assert table["iteration"] == list(range(1, len(table["iteration"]) + 1))
+    restarted = [i for i, since in zip(table["iteration"], table["iterations_since_restore"]) if since != i]
+    assert restarted and (restarted[0] - 1) % 3 == 0
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"

@@ -83,8 +83,11 @@ class RunDir:
 
     def write_rows(self, rows: list[dict[str, Any]]) -> None:
         """metrics.parquet: one row per trial iteration."""
+        # Columns are the union over rows: a metric that first appears late (evaluation, a
+        # workload metric after the first episode) is a column too, null where it was absent.
+        columns = list(dict.fromkeys(key for row in rows for key in row))
         sink = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist(rows), sink)
+        pq.write_table(pa.Table.from_pydict({c: [row.get(c) for row in rows] for c in columns}), sink)
         self.write_bytes(METRICS, sink.getvalue())
 
     def read_rows(self) -> list[dict[str, Any]]:
