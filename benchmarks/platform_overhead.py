@@ -41,7 +41,10 @@ def plain_rllib(iterations: int) -> None:
     config = (
         PPOConfig()
         .environment(spec["env"])
-        .env_runners(num_env_runners=spec["resources"]["env_runners"], num_envs_per_env_runner=spec["resources"]["envs_per_env_runner"])
+        .env_runners(
+            num_env_runners=spec["resources"]["env_runners"],
+            num_envs_per_env_runner=spec["resources"]["envs_per_env_runner"],
+        )
         .training(**training)
         .rl_module(model_config=spec["policy"]["model_config"])
         .debugging(seed=spec["seed"])
@@ -102,7 +105,8 @@ def main() -> None:
                 figures = run()
                 rates[name].append(figures["env_steps"] / figures["train_s"])
                 startup[name].append(figures["wall_s"] - figures["train_s"])
-                print(f"round {r + 1} {name:5s}: {rates[name][-1]:8,.0f} env steps/s, startup {startup[name][-1]:5.1f} s", flush=True)
+                rate, start = rates[name][-1], startup[name][-1]
+                print(f"round {r + 1} {name:5s}: {rate:8,.0f} env steps/s, startup {start:5.1f} s", flush=True)
     plain, rapid = statistics.median(rates["plain"]), statistics.median(rates["rapid"])
     result = {
         "rounds": rounds,
@@ -117,7 +121,8 @@ def main() -> None:
     print(f"\nmedian of {rounds} round(s), {iterations} iterations each (PPO, {yaml.safe_load(SPEC.read_text())['env']})")
     print(f"  plain RLlib  {plain:8,.0f} env steps/s   startup {result['plain_startup_s']:5.1f} s")
     print(f"  rapid run    {rapid:8,.0f} env steps/s   startup {result['rapid_startup_s']:5.1f} s")
-    print(f"  rapid/plain  {result['rapid_vs_plain']:.3f} (target >= 0.95), startup overhead {result['rapid_startup_overhead_s']:+.1f} s")
+    overhead = result["rapid_startup_overhead_s"]
+    print(f"  rapid/plain  {result['rapid_vs_plain']:.3f} (target >= 0.95), startup overhead {overhead:+.1f} s")
     print(json.dumps(result))
 
 

@@ -6,7 +6,6 @@ it through RAY_ADDRESS, so the suite starts Ray once instead of once per run.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -123,8 +122,3 @@ def results_of(storage: Path, job: str) -> list[Path]:
     folder = storage / job
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
-
-def copy_spec(name: str, into: Path) -> Path:
-    target = into / Path(name).name
-    shutil.copy(ROOT / name, target)
-    return target

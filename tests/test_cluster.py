@@ -93,7 +93,7 @@ def test_gauges_reach_the_prometheus_endpoint_and_stop_ends_the_job(ray_head: He
             text = scrape(ray_head.metrics_url)
         for gauge in ("ray_rapid_env_steps{", "ray_rapid_env_steps_per_s{", "ray_rapid_episode_return_mean{"):
             assert gauge in text, gauge
-        line = next(l for l in text.splitlines() if l.startswith("ray_rapid_env_steps{"))
+        line = next(x for x in text.splitlines() if x.startswith("ray_rapid_env_steps{"))
         assert 'job="quickstart"' in line and float(line.rsplit(" ", 1)[1]) > 0
     finally:
         stopped = rapid("stop", job_id, "--address", ray_head.dashboard_url, env=env)

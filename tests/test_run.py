@@ -84,12 +84,12 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(killed_and_resumed: 
     table = rows(run)
     iterations = table["iteration"]
     assert iterations == list(range(1, len(iterations) + 1)), "one row per iteration, none twice"
-    resumed = [i for i, since in zip(iterations, table["iterations_since_restore"]) if since != i]
+    resumed = [i for i, since in zip(iterations, table["iterations_since_restore"], strict=True) if since != i]
     assert resumed, "the resumed process restarted from iteration 0 instead of a checkpoint"
     restored_from = resumed[0] - 1
     assert restored_from >= 3 and restored_from % 3 == 0 and restored_from <= killed_at
     steps = table["env_steps"]
-    assert all(b > a for a, b in zip(steps, steps[1:])), "env steps continue, never restart"
+    assert all(b > a for a, b in zip(steps, steps[1:], strict=False)), "env steps continue, never restart"
     assert steps[-1] >= 20000
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
 
@@ -178,6 +178,6 @@ def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: 
     assert driver.returncode == 0, stderr
     table = rows(run)
     assert table["iteration"] == list(range(1, len(table["iteration"]) + 1))
-    restarted = [i for i, since in zip(table["iteration"], table["iterations_since_restore"]) if since != i]
+    restarted = [i for i, since in zip(table["iteration"], table["iterations_since_restore"], strict=True) if since != i]
     assert restarted and (restarted[0] - 1) % 3 == 0
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"

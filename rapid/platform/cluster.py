@@ -7,7 +7,6 @@ import ray
 
 from rapid.platform.errors import RapidError
 
-
 # Lines every run would print and a researcher can do nothing about.
 QUIET_LOGGERS = (
     "ray._private.authentication.authentication_token_setup",  # "token auth is on": Ray's default

@@ -113,7 +113,9 @@ def episode_figures(episodes: list[Any], metric: str) -> dict[str, float]:
     return figures
 
 
-def evaluate_run(run_dir: str, episodes: int = 10, video: bool = False, checkpoint: str | None = None, seed: int = 0) -> dict[str, float]:
+def evaluate_run(
+    run_dir: str, episodes: int = 10, video: bool = False, checkpoint: str | None = None, seed: int = 0
+) -> dict[str, float]:
     """Print the workload's metric over `episodes` deterministic episodes; optionally an mp4."""
     run = RunDir(storage_uri(run_dir))
     job = load_run_job(run)

@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
+from rapid.platform.figures import row_from_tune_result
 from rapid.platform.spec import Stop
 
 # Where stdout is not a terminal (a Ray job's log), print a full line this often instead.
@@ -60,7 +61,7 @@ class ProgressLine(Callback):
         self._width = 0
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        row = {**result, "iteration": result.get("training_iteration", 0), "wall_time_s": result.get("time_total_s", 0.0), "iteration_s": result.get("time_this_iter_s", 0.0)}
+        row = {**result, **row_from_tune_result(result)}
         line = progress_line(self.job, row, self.stop, self.metric)
         if len(trials) > 1:
             done = sum(t.status in ("TERMINATED", "ERROR") for t in trials)

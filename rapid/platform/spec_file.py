@@ -13,9 +13,9 @@ from pydantic import BaseModel, ValidationError
 
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
+from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.search_space import sample_value, to_tune
 from rapid.platform.spec import KINDS, MODELS, Job, KeyProblem, PipelineJob, SweepJob
-from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.yaml_source import KeyPath, SpecLoader, parse_value, read_yaml
 
 
@@ -168,7 +168,11 @@ def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> N
         for key, value in stage.set.items():
             for ref in _references(value):
                 if ref not in seen:
-                    raise RapidError(f"{path}: stages.{stage.name}.set.{key}: '{{{ref}...}}' names no earlier stage; earlier: {', '.join(seen) or 'none'}")
+                    earlier = ", ".join(seen) or "none"
+                    raise RapidError(
+                        f"{path}: stages.{stage.name}.set.{key}: '{{{ref}...}}' names no earlier stage; earlier: {earlier}"
+                    )
+        # References resolve only when the earlier stage has run; a placeholder path validates.
         values = {k: STAGE_REFERENCE.sub("/pending/stage/output", v) if isinstance(v, str) else v for k, v in stage.set.items()}
         if isinstance(load_spec(stage.spec, stage.profile, values=values).job, PipelineJob):
             raise RapidError(f"{path}: stages.{index}.spec: {stage.spec} is a pipeline; a stage must be an rllib job or a sweep")

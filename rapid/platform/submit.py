@@ -33,7 +33,8 @@ HOW_TO_SET_TOKEN = (
 
 def _quiet_upload_logs() -> None:
     """Ray's SDK logs every packaging step at INFO; rapid prints what was submitted itself."""
-    for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging", "ray._private.runtime_env.working_dir"):
+    for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging",
+                 "ray._private.runtime_env.working_dir"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
