@@ -122,7 +122,6 @@ metric: episode_return_mean
 config:
   algorithm: PPO
   env: InvertedPendulum-v5
-  stop: {iterations: 1}
 param_space:
   training.lr: {loguniform: [1e-4, 1e-2]}
   seed: {grid_search: [0, 1]}
@@ -157,26 +156,80 @@ def test_pipeline_stage_references_must_name_earlier_stages(tmp_path: Path) -> N
     job = load_spec(write(tmp_path, good, "pipe.yaml")).job
     assert [s.name for s in job.stages] == ["first", "second"]
     bad = good.replace("{first.checkpoint}", "{third.checkpoint}")
-    assert "'{third...}' names no earlier stage; earlier: first" in error_of(write(tmp_path, bad, "pipe.yaml"))
+    assert "stages.second.set.policy.init_checkpoint: '{third.checkpoint}' names no earlier stage; earlier: first" in error_of(
+        write(tmp_path, bad, "pipe.yaml")
+    )
     broken = good.replace("spec: stage.yaml}", "spec: stage.yaml, set: {training.lrr: 1}}", 1)
     assert "training.lrr" in error_of(write(tmp_path, broken, "pipe.yaml"))
 
 
-def test_cli_bad_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("lr: 1e-3", "lrr: 1e-3") + f"storage_path: {tmp_path / 'results'}\n")
+def test_a_pipeline_cannot_be_its_own_stage(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: pipeline\nstages:\n  - {name: again, spec: pipe.yaml}\n", "pipe.yaml")
+    assert "kind: expected one of rllib, sweep, got 'pipeline'" in error_of(path)
+
+
+def test_stop_on_a_metric_the_job_never_reports(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD), overrides=["stop.metric={episode_return_men: 100}"])
+    assert "stop.episode_return_men: 'episode_return_men' is not a figure an RLlib job reports (did you mean 'episode_return_mean'?)" in message
+
+
+def test_sweep_trials_take_stop_from_the_sweep(tmp_path: Path) -> None:
+    text = SWEEP.replace("  env: InvertedPendulum-v5\n", "  env: InvertedPendulum-v5\n  stop: {iterations: 1}\n")
+    assert "config.stop: the sweep sets it for every trial; move it to the sweep's top level" in error_of(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (GOOD.replace("lr: 1e-3", "lrr: 1e-3"), "training.lrr (line 5): unknown key"),
+        (GOOD.replace("env: InvertedPendulum-v5", "env: InvertedPendulm-v5"), "unknown env 'InvertedPendulm-v5'; close names: InvertedPendulum-v5"),
+        ("kind: rllib\nenv: [x\n", "YAML syntax error at line 4, column 13: expected ',' or ']'"),
+        (None, "no such file"),
+    ],
+    ids=["training-typo", "unknown-env", "yaml-syntax", "missing-file"],
+)
+def test_cli_bad_input_exits_2_with_one_paragraph(tmp_path: Path, spec: str | None, expected: str) -> None:
+    path = tmp_path / "job.yaml"
+    if spec is not None:
+        path.write_text(spec + f"\nstorage_path: {tmp_path / 'results'}\n")
     outcome = rapid("run", str(path))
     assert outcome.returncode == 2
-    assert "rapid: error:" in outcome.stderr and "training.lrr" in outcome.stderr
+    assert outcome.stderr.startswith(f"rapid: error: {path}") and expected in outcome.stderr
     assert "Traceback" not in outcome.stderr
     assert not (tmp_path / "results").exists()
 
 
-def test_cli_validate_checks_several_specs(tmp_path: Path) -> None:
-    good, bad = write(tmp_path, GOOD, "good.yaml"), write(tmp_path, GOOD.replace("PPO", "PP0"), "bad.yaml")
-    outcome = rapid("validate", str(good), str(bad))
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("training.minibatch_size=4096", "RLlib rejects the config: `minibatch_size` (4096) must be <= `train_batch_size_per_learner` (256)"),
+        ("training.gamma=bad", "training.gamma: expected a number (RLlib's default is 0.99), got 'bad'"),
+    ],
+)
+def test_validate_runs_rllibs_own_config_checks(tmp_path: Path, override: str, expected: str) -> None:
+    outcome = rapid("validate", str(write(tmp_path, GOOD)), "--set", override)
     assert outcome.returncode == 2
-    assert f"ok  {good}" in outcome.stdout
-    assert "unknown algorithm 'PP0'" in outcome.stderr and "1 of 2 specs are not valid" in outcome.stderr
+    assert expected in outcome.stderr
+
+
+def test_validate_checks_sweep_scheduler_options(tmp_path: Path) -> None:
+    path = write(tmp_path, SWEEP + "scheduler: {name: asha, options: {grace_perod: 2}}\n")
+    outcome = rapid("validate", str(path))
+    assert outcome.returncode == 2
+    assert "scheduler (asha).options:" in outcome.stderr and "grace_perod" in outcome.stderr
+
+
+def test_cli_validate_checks_several_specs_with_every_profile(tmp_path: Path) -> None:
+    good = write(tmp_path, GOOD, "good.yaml")
+    bad = write(tmp_path, GOOD.replace("PPO", "PP0"), "bad.yaml")
+    bad_profile = write(tmp_path, GOOD.replace("training: {lr: 5e-4}", "training: {lrr: 5e-4}"), "bad_profile.yaml")
+    outcome = rapid("validate", str(good), str(bad), str(bad_profile))
+    assert outcome.returncode == 2
+    assert f"ok  {good}  (rllib 'good')" in outcome.stdout and f"ok  {good} --profile big" in outcome.stdout
+    assert f"ok  {bad_profile}  (rllib 'bad_profile')" in outcome.stdout
+    assert "unknown algorithm 'PP0'" in outcome.stderr
+    assert "bad (--profile big)" in outcome.stderr and "training.lrr" in outcome.stderr
+    assert "3 of 6 spec/profile combinations are not valid" in outcome.stderr
 
 
 def test_every_shipped_job_validates_with_every_profile() -> None:

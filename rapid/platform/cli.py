@@ -4,7 +4,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from rapid.platform.errors import RapidError
+from rapid.platform.errors import RapidError, quiet_ray_logs
 
 EPILOG = """\
 examples:
@@ -27,6 +27,13 @@ def _spec_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _address_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--address",
@@ -42,10 +49,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.spec or args.profile or args.overrides:
             raise RapidError("--resume RUN_DIR continues a run with its saved spec: give no SPEC, --profile or --set")
-        summary = resume(args.resume, resource_check=not args.no_resource_check, verbose=args.verbose)
+        summary = resume(args.resume, verbose=args.verbose)
     elif args.spec:
         loaded = load_spec(args.spec, args.profile, args.overrides)
-        summary = launch(loaded, resource_check=not args.no_resource_check, verbose=args.verbose)
+        summary = launch(loaded, verbose=args.verbose)
     else:
         raise RapidError("rapid run needs a SPEC file or --resume RUN_DIR (see `rapid run --help`)")
     print_summary(summary)
@@ -53,18 +60,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from rapid.platform.spec_file import load_spec
+    from rapid.platform.preflight import preflight
+    from rapid.platform.spec_file import load_spec, profiles_of
 
-    failed = 0
+    failed = checked = 0
     for path in args.specs:
         try:
-            loaded = load_spec(path, args.profile, args.overrides)
-            print(f"ok  {path}  ({loaded.job.kind} '{loaded.job.name}')")
+            profiles = [args.profile] if args.profile else [None, *profiles_of(path)]
         except RapidError as err:
             print(f"bad {err}", file=sys.stderr)
-            failed += 1
+            failed, checked = failed + 1, checked + 1
+            continue
+        for profile in profiles:
+            checked += 1
+            label = f"{path} --profile {profile}" if profile else str(path)
+            try:
+                loaded = load_spec(path, profile, args.overrides)
+                preflight(loaded.job, on_cluster=False)
+                print(f"ok  {label}  ({loaded.job.kind} '{loaded.job.name}')")
+            except RapidError as err:
+                print(f"bad {f'(--profile {profile}) ' if profile else ''}{err}", file=sys.stderr)
+                failed += 1
     if failed:
-        raise RapidError(f"{failed} of {len(args.specs)} specs are not valid")
+        raise RapidError(f"{failed} of {checked} spec/profile combinations are not valid")
     return 0
 
 
@@ -146,10 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", nargs="?", help="a job spec YAML, e.g. jobs/quickstart.yaml")
     _spec_args(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or crashed run from its newest checkpoint")
-    p.add_argument("--no-resource-check", action="store_true", help="start even if the cluster is too small now (autoscaling)")
     p.add_argument("--verbose", action="store_true", help="stream Ray worker logs to the terminal")
 
-    p = command("validate", _cmd_validate, "check job specs without running them")
+    p = command("validate", _cmd_validate, "check job specs (each with every profile) without running them")
     p.add_argument("specs", nargs="+", metavar="SPEC")
     _spec_args(p)
 
@@ -175,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("eval", _cmd_eval, "run episodes with a run's newest checkpoint; --video writes an mp4")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--episodes", type=_positive, default=10, help="episodes to run (default 10)")
     p.add_argument("--video", action="store_true", help="render the first episode to RUN_DIR/videos/*.mp4")
     p.add_argument("--checkpoint", help="a checkpoint folder other than the newest")
     p.add_argument("--seed", type=int, default=0)
@@ -190,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rapid` console script and of `python -m rapid`."""
     args = build_parser().parse_args(argv)
+    if not getattr(args, "verbose", False):
+        quiet_ray_logs()
     try:
         return args.handler(args)
     except RapidError as err:

@@ -4,14 +4,9 @@ import logging
 import os
 
 import ray
+from ray.exceptions import AuthenticationError
 
 from rapid.platform.errors import RapidError
-
-# Lines every run would print and a researcher can do nothing about.
-QUIET_LOGGERS = (
-    "ray._private.authentication.authentication_token_setup",  # "token auth is on": Ray's default
-    "ray.rllib.algorithms.algorithm_config",  # "you are running on the new API stack"
-)
 
 
 def connect(verbose: bool = False) -> None:
@@ -22,29 +17,38 @@ def connect(verbose: bool = False) -> None:
     """
     if ray.is_initialized():
         return
-    if not verbose:
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
     address = os.environ.get("RAY_ADDRESS")
+    where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "the local Ray cluster"
     try:
         ray.init(address=address or None, log_to_driver=verbose, logging_level=logging.WARNING, configure_logging=not verbose)
-    except ConnectionError as err:
+    except AuthenticationError:
         raise RapidError(
-            f"cannot reach the Ray cluster at RAY_ADDRESS={address}: {err}. Start it (`make cluster-up`), "
-            "fix the address, or unset RAY_ADDRESS to run on an embedded Ray."
+            f"{where} uses token authentication and refused this process's token (or found none). On the head "
+            "node `ray get-auth-token` prints it; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN=<token> (or "
+            "RAY_AUTH_TOKEN_PATH=<file>, or save it to ~/.ray/auth_token)."
+        ) from None
+    except (ConnectionError, ValueError, RuntimeError) as err:
+        raise RapidError(
+            f"cannot join {where}: {err}. Start it (`make cluster-up`), fix the address (a GCS address "
+            "host:6379, not the dashboard URL), or unset RAY_ADDRESS to run on an embedded Ray."
         ) from None
 
 
+def largest_cluster() -> dict[str, float]:
+    """What the cluster could ever hold: its nodes now, or its autoscaler's upper bounds if larger."""
+    have = dict(ray.cluster_resources())
+    bounds = ray._private.state.state.get_max_resources_from_cluster_config() or {}
+    return {k: max(have.get(k, 0.0), float(bounds.get(k, 0))) for k in {*have, *bounds}}
+
+
 def check_fits(need: dict[str, float], what: str) -> None:
-    """RapidError when the cluster cannot ever hold `need` (CPU, GPU, ...)."""
-    have = ray.cluster_resources()
-    short = {k: v for k, v in need.items() if v > have.get(k, 0.0) + 1e-9}
-    if not short:
+    """RapidError when the cluster, even scaled to its autoscaler's limits, cannot hold `need`."""
+    have = largest_cluster()
+    if all(v <= have.get(k, 0.0) + 1e-9 for k, v in need.items()):
         return
     asked = ", ".join(f"{v:g} {k}" for k, v in sorted(need.items()) if v)
     has = ", ".join(f"{have.get(k, 0.0):g} {k}" for k in sorted({"CPU", "GPU", *need}))
     raise RapidError(
-        f"{what} asks for {asked}, but the Ray cluster has {has} in total. Lower `resources:` in the spec "
-        "(or pick a smaller --profile), run it on a bigger cluster, or pass --no-resource-check when an "
-        "autoscaler will add the nodes."
+        f"{what} asks for {asked}, but the Ray cluster has {has} in total (counting what its autoscaler may "
+        "add). Lower `resources:` in the spec (or pick a smaller --profile), or run it on a bigger cluster."
     )

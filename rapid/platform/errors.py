@@ -1,7 +1,15 @@
 """The one error type a user sees: a clear paragraph and exit status 2, never a traceback."""
 
 import difflib
+import logging
 from collections.abc import Iterable
+
+# Lines every run would print and a researcher can do nothing about.
+QUIET_LOGGERS = (
+    "ray._private.authentication.authentication_token_setup",  # "token auth is on": Ray's default
+    "ray.rllib.algorithms.algorithm_config",  # "you are running on the new API stack"
+    "ray.rllib.core.rl_module.rl_module",  # a deprecation notice when a checkpointed module loads
+)
 
 
 class RapidError(Exception):
@@ -22,3 +30,9 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' when a close valid name exists, else ''."""
     hits = close_names(name, choices, n=1)
     return f" (did you mean '{hits[0]}'?)" if hits else ""
+
+
+def quiet_ray_logs() -> None:
+    """Silence QUIET_LOGGERS (`--verbose` keeps them)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)

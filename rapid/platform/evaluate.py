@@ -127,7 +127,12 @@ def evaluate_run(
     path = Path(checkpoint) if checkpoint else Path(newest_checkpoint(run))
     if not (path / "env_runner").is_dir():
         raise RapidError(f"{path}: not an RLlib checkpoint folder (no env_runner/)")
-    runner = _env_runner(job, path, video, seed)
+    try:
+        runner = _env_runner(job, path, video, seed)
+    except (ValueError, TypeError, gym.error.Error) as err:
+        if not video:
+            raise
+        raise RapidError(f"env '{job.env}' cannot render frames for --video (render_mode='rgb_array'): {err}") from None
     try:
         done = runner.sample(num_episodes=episodes, explore=False)
         figures = episode_figures(done, job.metric)

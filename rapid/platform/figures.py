@@ -20,6 +20,8 @@ HEADLINE = {
     "eval_return_mean": ("evaluation", "env_runners", "episode_return_mean"),
 }
 FLATTENED = ("env_runners", "learners", "evaluation")
+# The short names an RLlib trial reports (and a stop criterion may name).
+HEADLINE_FIGURES = (*HEADLINE, "env_steps_per_s")
 # Tune's own keys a row keeps under rapid's names.
 TUNE_KEYS = {"training_iteration": "iteration", "time_total_s": "wall_time_s", "time_this_iter_s": "iteration_s"}
 

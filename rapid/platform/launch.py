@@ -1,4 +1,4 @@
-"""`rapid run`: connect to Ray, check the job fits, make the run folder, run or resume it."""
+"""`rapid run`: connect to Ray, check the job, make the run folder, run or resume it."""
 
 from typing import Any
 
@@ -6,41 +6,39 @@ import ray
 
 from rapid.platform import cluster
 from rapid.platform.pipeline import run_pipeline
+from rapid.platform.preflight import preflight
 from rapid.platform.run_dir import SPEC, TUNER_STATE, RunDir, storage_uri
-from rapid.platform.runner import check_resources, run_tune_job
+from rapid.platform.runner import run_tune_job
 from rapid.platform.spec import Job, PipelineJob
 from rapid.platform.spec_file import LoadedSpec, load_run_job
 
 
-def _execute(job: Job, run: RunDir, restore: bool, resource_check: bool) -> dict[str, Any]:
+def _execute(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
     if isinstance(job, PipelineJob):
-        return run_pipeline(job, run, restore, resource_check)
-    if resource_check:
-        check_resources(job)
+        return run_pipeline(job, run, restore)
     # A run killed before Tune saved its first state has nothing to restore: start it afresh.
     return run_tune_job(job, run, restore=restore and run.exists(TUNER_STATE))
 
 
-def launch(loaded: LoadedSpec, resource_check: bool = True, verbose: bool = False) -> dict[str, Any]:
+def launch(loaded: LoadedSpec, verbose: bool = False) -> dict[str, Any]:
     """Run a validated spec into a new `<storage_path>/<name>/<timestamp>/` folder."""
-    job = loaded.job
     cluster.connect(verbose)
     try:
-        if resource_check and not isinstance(job, PipelineJob):
-            check_resources(job)
-        run = RunDir.new(job.storage_path, job.name)
+        preflight(loaded.job, on_cluster=True)
+        run = RunDir.new(loaded.job.storage_path, loaded.job.name)
         run.write_yaml(SPEC, loaded.resolved)
-        return _execute(job, run, restore=False, resource_check=resource_check)
+        return _execute(loaded.job, run, restore=False)
     finally:
         ray.shutdown()  # stops an embedded instance; only disconnects from a cluster
 
 
-def resume(run_path: str, resource_check: bool = True, verbose: bool = False) -> dict[str, Any]:
+def resume(run_path: str, verbose: bool = False) -> dict[str, Any]:
     """Continue a stopped, crashed or killed run from its newest checkpoint."""
     run = RunDir(storage_uri(run_path))
     job = load_run_job(run)
     cluster.connect(verbose)
     try:
-        return _execute(job, run, restore=True, resource_check=resource_check)
+        preflight(job, on_cluster=True)
+        return _execute(job, run, restore=True)
     finally:
-        ray.shutdown()  # stops an embedded instance; only disconnects from a cluster
+        ray.shutdown()

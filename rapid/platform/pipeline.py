@@ -7,30 +7,14 @@ resumes the one that was interrupted.
 
 from typing import Any
 
-from rapid.platform.errors import RapidError
 from rapid.platform.results import read_summary, write_summary
 from rapid.platform.run_dir import SPEC, TUNER_STATE, RunDir
-from rapid.platform.runner import check_resources, run_tune_job
+from rapid.platform.runner import run_tune_job
 from rapid.platform.spec import PipelineJob
-from rapid.platform.spec_file import STAGE_REFERENCE, load_run_job, load_spec
+from rapid.platform.spec_file import load_run_job, load_stage
 
 
-def _resolve(value: Any, outputs: dict[str, dict[str, Any]]) -> Any:
-    """Replace {stage.checkpoint} and {stage.run_dir} with that stage's outputs."""
-    if not isinstance(value, str):
-        return value
-
-    def output(match: Any) -> str:
-        stage, what = match.group(1), match.group(2)
-        found = outputs[stage].get(what)
-        if not found:
-            raise RapidError(f"stage '{stage}' left no {what} for a later stage to use")
-        return str(found)
-
-    return STAGE_REFERENCE.sub(output, value)
-
-
-def run_pipeline(job: PipelineJob, run: RunDir, restore: bool, resource_check: bool) -> dict[str, Any]:
+def run_pipeline(job: PipelineJob, run: RunDir, restore: bool) -> dict[str, Any]:
     """Run every stage not yet finished; stop at the first that does not finish."""
     outputs: dict[str, dict[str, Any]] = {}
     stages: list[dict[str, Any]] = []
@@ -43,12 +27,9 @@ def run_pipeline(job: PipelineJob, run: RunDir, restore: bool, resource_check: b
             if resuming:
                 stage_job = load_run_job(stage_run)
             else:
-                values = {k: _resolve(v, outputs) for k, v in stage.set.items()}
-                loaded = load_spec(stage.spec, stage.profile, values=values)
+                loaded = load_stage(stage, outputs)
                 stage_job = loaded.job
-                if resource_check:
-                    check_resources(stage_job)
-                stage_run.write_yaml(SPEC, {**loaded.resolved, "name": stage.name})
+                stage_run.write_yaml(SPEC, loaded.resolved)
             print(f"\n== stage {stage.name} ({stage_job.kind}: {stage.spec})")
             summary = run_tune_job(stage_job, stage_run, restore=resuming)
         outputs[stage.name] = summary

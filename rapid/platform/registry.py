@@ -50,10 +50,6 @@ class Registry:
         """The registered thing itself."""
         return self.entry(name).load()
 
-    def __contains__(self, name: str) -> bool:
-        load_all()
-        return name in self._entries
-
     def __iter__(self) -> Iterator[Entry]:
         load_all()
         return iter(sorted(self._entries.values(), key=lambda e: e.name.lower()))
@@ -70,6 +66,11 @@ ALL = (ENVS, MODULES, ALGORITHMS, TRAINABLES, SEARCHERS, SCHEDULERS)
 # Packages whose import registers their parts.
 _PLUGIN_PACKAGES = ("rapid.envs", "rapid.policies", "rapid.training", "rapid.sweeps")
 _loaded = False
+
+
+def import_attr(module: str, name: str) -> Any:
+    """`module.name`, imported when first needed (RLlib and Tune are slow to import)."""
+    return getattr(importlib.import_module(module), name)
 
 
 def load_all() -> None:

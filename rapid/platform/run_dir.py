@@ -45,9 +45,15 @@ class RunDir:
 
     @classmethod
     def new(cls, storage_path: str, job: str) -> "RunDir":
-        """A fresh timestamped folder name (not created until the first write)."""
+        """A fresh timestamped folder name (not created until the first write); two runs started
+        in the same second get `_2`, `_3`, ..."""
         stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-        return cls(f"{storage_uri(storage_path)}/{job}/{stamp}")
+        run = cls(f"{storage_uri(storage_path)}/{job}/{stamp}")
+        suffix = 1
+        while run.exists():
+            suffix += 1
+            run = cls(f"{storage_uri(storage_path)}/{job}/{stamp}_{suffix}")
+        return run
 
     @property
     def name(self) -> str:

@@ -4,7 +4,6 @@ Tune gives both the same checkpoints, `FailureConfig` restarts and resume; rapid
 run folder (spec, metrics.parquet, plots, summary) and the progress line.
 """
 
-import copy
 import inspect
 import math
 import os
@@ -13,18 +12,18 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
-from rapid.platform import cluster
+from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
-from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES
+from rapid.platform.registry import TRAINABLES
 from rapid.platform.results import RunRecorder, best_value, draw_plots, write_summary
 from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir
-from rapid.platform.search_space import sample_value, to_tune
+from rapid.platform.search_space import to_tune
 from rapid.platform.spec import RLlibJob, Stop, SweepJob
-from rapid.platform.spec_file import set_path
-from rapid.platform.trainable import RLlibJobTrainable
+from rapid.platform.spec_file import trial_config
+from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 
 # metrics.parquet is rapid's record of every result: of Tune's own loggers only the json one
-# (which Tune reads back on restore) is kept, not the csv and tensorboard copies.
+# (result.json, which Tune's ResultGrid reads metrics from) is kept, not csv and tensorboard.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 # rapid prints its own progress line; Tune's tables would bury it.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -32,11 +31,6 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
 
 TuneJob = RLlibJob | SweepJob
-
-
-def rllib_body(job: RLlibJob) -> dict[str, Any]:
-    """What a trial needs of an RLlib job: everything but its name and where results go."""
-    return job.model_dump(by_alias=True, exclude={"kind", "name", "description", "storage_path"})
 
 
 def tune_stop(stop: Stop) -> dict[str, float]:
@@ -54,37 +48,16 @@ def sweep_trial_dir(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _sweep_config(job: SweepJob, value: Any) -> dict[str, Any]:
-    """The sweep's config with each param_space key set by `value(key, space)`."""
-    config = copy.deepcopy(job.config)
-    for key, space in job.param_space.items():
-        set_path(config, key, value(key, space))
-    return config
-
-
 def _trainable_and_space(job: TuneJob) -> tuple[Any, dict[str, Any]]:
     if isinstance(job, RLlibJob):
         return RLlibJobTrainable, {"job": rllib_body(job), "job_name": job.name}
-    space = _sweep_config(job, to_tune)
+    space = trial_config(job, to_tune)
     trainable = TRAINABLES.get(job.trainable)
     if trainable is RLlibJobTrainable:
         return trainable, {"job": space, "job_name": job.name}
     if job.resources_per_trial is not None:
         trainable = tune.with_resources(trainable, {"cpu": job.resources_per_trial.cpu, "gpu": job.resources_per_trial.gpu})
     return trainable, space
-
-
-def check_resources(job: TuneJob) -> None:
-    """Refuse, before anything is written, a trial that this cluster can never hold."""
-    trainable = RLlibJobTrainable if isinstance(job, RLlibJob) else TRAINABLES.get(job.trainable)
-    if trainable is RLlibJobTrainable:
-        body = rllib_body(job) if isinstance(job, RLlibJob) else _sweep_config(job, lambda k, s: sample_value(s))
-        need = RLlibJobTrainable.default_resource_request({"job": body}).required_resources
-    elif isinstance(job, SweepJob) and job.resources_per_trial is not None:
-        need = {"CPU": job.resources_per_trial.cpu, "GPU": job.resources_per_trial.gpu}
-    else:
-        return
-    cluster.check_fits(need, f"job '{job.name}' (one trial)")
 
 
 def _checkpoint_config(trainable: Any, job: TuneJob) -> tune.CheckpointConfig:
@@ -116,8 +89,8 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
             mode=job.mode,
             num_samples=job.num_samples,
             max_concurrent_trials=job.max_concurrent_trials,
-            search_alg=SEARCHERS.get(job.search.name)(**job.search.options),
-            scheduler=SCHEDULERS.get(job.scheduler.name)(**job.scheduler.options),
+            search_alg=make_searcher(job),
+            scheduler=make_scheduler(job),
             trial_dirname_creator=sweep_trial_dir,
         )
     return tune.Tuner(trainable, param_space=space, tune_config=tune_config, run_config=run_config)

@@ -6,10 +6,10 @@ from ray import tune
 
 from rapid.platform.errors import did_you_mean
 
-# YAML key -> Tune function taking the list as positional arguments.
-DOMAINS = {
-    "grid_search": None,
-    "choice": tune.choice,
+# YAML key -> Tune function. These take the YAML list itself: {choice: [a, b, c]} ...
+LIST_DOMAINS = {"grid_search": tune.grid_search, "choice": tune.choice}
+# ... and these take its items as arguments: {loguniform: [1e-4, 1e-2]}.
+ARGS_DOMAINS = {
     "uniform": tune.uniform,
     "quniform": tune.quniform,
     "loguniform": tune.loguniform,
@@ -20,6 +20,7 @@ DOMAINS = {
     "randn": tune.randn,
     "qrandn": tune.qrandn,
 }
+DOMAINS = {**LIST_DOMAINS, **ARGS_DOMAINS}
 
 
 def is_search_space(value: Any) -> bool:
@@ -39,12 +40,10 @@ def to_tune(key: str, value: Any) -> Any:
     ((name, args),) = value.items()
     if not isinstance(args, list) or not args:
         raise ValueError(f"param_space.{key}.{name}: expected a non-empty list, got {args!r}")
-    if name == "grid_search":
-        return tune.grid_search(args)
-    if name == "choice":
-        return tune.choice(args)
+    if name in LIST_DOMAINS:
+        return LIST_DOMAINS[name](args)
     try:
-        return DOMAINS[name](*args)
+        return ARGS_DOMAINS[name](*args)
     except (TypeError, ValueError) as err:
         raise ValueError(f"param_space.{key}.{name}: bad arguments {args!r}: {err}") from None
 
@@ -54,6 +53,6 @@ def sample_value(value: Any) -> Any:
     if not is_search_space(value):
         return value
     ((name, args),) = value.items()
-    if name in ("grid_search", "choice"):
+    if name in LIST_DOMAINS:
         return args[0]
     return to_tune("", value).sample()

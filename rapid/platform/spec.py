@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
+from rapid.platform.figures import FLATTENED, HEADLINE_FIGURES
 
 KINDS = ("rllib", "sweep", "pipeline")
 
@@ -108,6 +109,18 @@ class Policy(Strict):
         return config
 
 
+def _rllib_figure(name: str) -> str:
+    """A figure an RLlib job reports: a headline name or a path under env_runners/, learners/,
+    evaluation/. Anything else would never appear, and a stop on it would never fire."""
+    if name in HEADLINE_FIGURES or name.split("/", 1)[0] in FLATTENED and "/" in name:
+        return name
+    prefixes = ", ".join(f"{p}/..." for p in FLATTENED)
+    raise ValueError(
+        f"'{name}' is not a figure an RLlib job reports{did_you_mean(name, HEADLINE_FIGURES)}; "
+        f"expected one of {', '.join(HEADLINE_FIGURES)} or a path under {prefixes}"
+    )
+
+
 @cache
 def training_keys(algorithm: str) -> frozenset[str]:
     """Arguments the algorithm's `AlgorithmConfig.training()` accepts, over its whole class chain."""
@@ -120,10 +133,20 @@ def training_keys(algorithm: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+@cache
+def numeric_training_defaults(algorithm: str) -> dict[str, int | float]:
+    """Training arguments whose RLlib default is a plain number: a string there is a typo."""
+    defaults = registry.ALGORITHMS.get(algorithm)()
+    found = {k: getattr(defaults, k, None) for k in training_keys(algorithm)}
+    return {k: v for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 class JobCommon(Strict):
     """Keys every kind shares."""
 
-    name: str = Field(..., min_length=1, description="job name: results go to <storage_path>/<name>/<timestamp>/")
+    name: str = Field(
+        ..., pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", description="job name: results go to <storage_path>/<name>/<timestamp>/"
+    )
     description: str = Field("", description="one line on what the job is for")
     storage_path: str = Field("results", description="where results land: a local path or a pyarrow URI (s3://...)")
 
@@ -150,6 +173,21 @@ class RLlibJob(JobCommon):
     def _known_algorithm(cls, name: str) -> str:
         return _registered(registry.ALGORITHMS, name)
 
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, name: str) -> str:
+        return _rllib_figure(name)
+
+    @field_validator("stop")
+    @classmethod
+    def _known_stop_metrics(cls, stop: "Stop") -> "Stop":
+        for name in stop.metric:
+            try:
+                _rllib_figure(name)
+            except ValueError as err:
+                raise KeyProblem(name, str(err)) from None
+        return stop
+
     @field_validator("env")
     @classmethod
     def _known_env(cls, name: str) -> str:
@@ -162,12 +200,16 @@ class RLlibJob(JobCommon):
         if algorithm is None:
             return training
         allowed = training_keys(algorithm)
-        for key in training:
+        numbers = numeric_training_defaults(algorithm)
+        for key, value in training.items():
             if key not in allowed:
                 raise KeyProblem(
                     key,
                     f"unknown key: not an argument of {algorithm}'s AlgorithmConfig.training(){did_you_mean(key, allowed)}",
                 )
+            # A list is a schedule ([[step, value], ...]), which RLlib takes for lr and coefficients.
+            if key in numbers and (isinstance(value, bool) or not isinstance(value, int | float | list)):
+                raise KeyProblem(key, f"expected a number (RLlib's default is {numbers[key]!r}), got {value!r}")
         return training
 
 

@@ -4,6 +4,7 @@ import copy
 import os
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.search_space import sample_value, to_tune
-from rapid.platform.spec import KINDS, MODELS, Job, KeyProblem, PipelineJob, SweepJob
+from rapid.platform.spec import KINDS, MODELS, Job, KeyProblem, PipelineJob, Stage, SweepJob
 from rapid.platform.yaml_source import KeyPath, SpecLoader, parse_value, read_yaml
 
 
@@ -39,7 +40,7 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise RapidError(f"--set {dotted}: '{part}' holds {child!r}, not a mapping of keys")
+            raise RapidError(f"{dotted}: '{part}' holds {child!r}, not a mapping of keys")
         node = child
     node[last] = value
 
@@ -116,13 +117,19 @@ def _format(err: ValidationError, model: type[BaseModel], source: str, lines: di
     return "\n".join(out)
 
 
-def validate_job(data: dict[str, Any], source: str, lines: dict[KeyPath, int] | None = None, prefix: KeyPath = ()) -> Job:
+def validate_job(
+    data: dict[str, Any],
+    source: str,
+    lines: dict[KeyPath, int] | None = None,
+    prefix: KeyPath = (),
+    kinds: tuple[str, ...] = KINDS,
+) -> Job:
     """The job model for `data`, or a RapidError naming the source, key path, line and fix."""
     lines = lines or {}
     kind = data.get("kind")
-    if kind not in KINDS:
-        hint = did_you_mean(str(kind), KINDS) if kind is not None else ""
-        raise RapidError(f"{source}: kind: expected one of {', '.join(KINDS)}, got {kind!r}{hint}")
+    if kind not in kinds:
+        hint = did_you_mean(str(kind), kinds) if kind is not None else ""
+        raise RapidError(f"{source}: kind: expected one of {', '.join(kinds)}, got {kind!r}{hint}")
     model = MODELS[kind]
     try:
         job = model.model_validate(data)
@@ -135,24 +142,65 @@ def validate_job(data: dict[str, Any], source: str, lines: dict[KeyPath, int] | 
     return job
 
 
+def trial_config(job: SweepJob, value: Callable[[str, Any], Any]) -> dict[str, Any]:
+    """The config one trial gets: `config`, each param_space key set to `value(key, space)`, and
+    the keys its trainable takes from the sweep itself (the `rllib` trainable: stop, checkpoint)."""
+    config = copy.deepcopy(job.config)
+    for key, space in job.param_space.items():
+        set_path(config, key, value(key, space))
+    for key in registry.TRAINABLES.entry(job.trainable).extra.get("from_sweep", ()):
+        field = getattr(job, key)
+        config[key] = field.model_dump() if isinstance(field, BaseModel) else field
+    return config
+
+
 def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
     """Search spaces parse, and a trial's config is valid for the trainable."""
-    config = copy.deepcopy(job.config)
-    for key, value in job.param_space.items():
+    for key in registry.TRAINABLES.entry(job.trainable).extra.get("from_sweep", ()):
+        if key in job.config:
+            raise RapidError(f"{source}: config.{key}: the sweep sets it for every trial; move it to the sweep's top level")
+    for key, space in job.param_space.items():
         try:
-            to_tune(key, value)
+            to_tune(key, space)
         except ValueError as err:
             raise RapidError(f"{source}: {err}") from None
-        set_path(config, key, sample_value(value))
     check = registry.TRAINABLES.entry(job.trainable).extra.get("check_config")
     if check is not None:
-        check(config, source, lines)
+        check(trial_config(job, lambda key, space: sample_value(space)), source, lines)
 
 
 def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[KeyPath, int]) -> None:
-    """A sweep over the `rllib` trainable: `config` (plus sampled param_space) is an RLlib job body."""
-    body = {"kind": "rllib", "name": "trial", **config}
-    validate_job(body, source, lines, ("config",))
+    """A sweep over the `rllib` trainable: a trial's config is an RLlib job body."""
+    validate_job({"kind": "rllib", "name": "trial", **config}, source, lines, ("config",))
+
+
+# A later stage names an earlier one's outputs as {stage.checkpoint} or {stage.run_dir}.
+STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|run_dir)\}")
+# Stands in for an output while its stage has not run, so that a pipeline validates up front.
+PENDING_OUTPUT = "/pending/stage/output"
+
+
+def _fill(value: Any, outputs: dict[str, dict[str, Any]] | None) -> Any:
+    if not isinstance(value, str):
+        return value
+
+    def output(match: re.Match) -> str:
+        if outputs is None:
+            return PENDING_OUTPUT
+        stage, what = match.groups()
+        found = outputs[stage].get(what)
+        if not found:
+            raise RapidError(f"stage '{stage}' left no {what} for a later stage to use")
+        return str(found)
+
+    return STAGE_REFERENCE.sub(output, value)
+
+
+def load_stage(stage: Stage, outputs: dict[str, dict[str, Any]] | None = None) -> LoadedSpec:
+    """A stage's own spec, named after the stage, with its `set:` applied; references are filled
+    from `outputs` (earlier stages' summaries), or with placeholders before anything ran."""
+    values = {key: _fill(value, outputs) for key, value in stage.set.items()}
+    return load_spec(stage.spec, stage.profile, values={**values, "name": stage.name}, kinds=("rllib", "sweep"))
 
 
 def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> None:
@@ -166,26 +214,14 @@ def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> N
         stage.spec = os.path.relpath(path.parent / stage.spec)
         resolved["stages"][index]["spec"] = stage.spec
         for key, value in stage.set.items():
-            for ref in _references(value):
-                if ref not in seen:
+            for match in STAGE_REFERENCE.finditer(value if isinstance(value, str) else ""):
+                if match.group(1) not in seen:
                     earlier = ", ".join(seen) or "none"
                     raise RapidError(
-                        f"{path}: stages.{stage.name}.set.{key}: '{{{ref}...}}' names no earlier stage; earlier: {earlier}"
+                        f"{path}: stages.{stage.name}.set.{key}: '{match.group(0)}' names no earlier stage; earlier: {earlier}"
                     )
-        # References resolve only when the earlier stage has run; a placeholder path validates.
-        values = {k: STAGE_REFERENCE.sub("/pending/stage/output", v) if isinstance(v, str) else v for k, v in stage.set.items()}
-        if isinstance(load_spec(stage.spec, stage.profile, values=values).job, PipelineJob):
-            raise RapidError(f"{path}: stages.{index}.spec: {stage.spec} is a pipeline; a stage must be an rllib job or a sweep")
+        load_stage(stage)
         seen.append(stage.name)
-
-
-# A later stage names an earlier one's outputs as {stage.checkpoint} or {stage.run_dir}.
-STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|run_dir)\}")
-
-
-def _references(value: Any) -> list[str]:
-    """Stage names referenced in a string value."""
-    return [m.group(1) for m in STAGE_REFERENCE.finditer(value)] if isinstance(value, str) else []
 
 
 def load_spec(
@@ -193,10 +229,11 @@ def load_spec(
     profile: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     values: dict[str, Any] | None = None,
+    kinds: tuple[str, ...] = KINDS,
 ) -> LoadedSpec:
     """Read, apply the profile, `--set KEY=VALUE` overrides and dotted-key `values`, validate.
 
-    Any bad input raises RapidError (exit status 2).
+    Any bad input raises RapidError (exit status 2); `kinds` limits the kinds accepted.
     """
     path = Path(path)
     source = str(path)
@@ -206,10 +243,16 @@ def load_spec(
     for key, value in (values or {}).items():
         set_path(data, key, value)
     data.setdefault("name", path.stem)
-    job = validate_job(data, source, lines)
+    job = validate_job(data, source, lines, kinds=kinds)
     if isinstance(job, PipelineJob):
         _check_pipeline(job, path, data)
     return LoadedSpec(path=path, job=job, resolved=data, profile=profile, overrides=list(overrides))
+
+
+def profiles_of(path: str | Path) -> list[str]:
+    """The profile names a spec file defines."""
+    profiles = read_yaml(Path(path))[0].get("profiles") or {}
+    return list(profiles) if isinstance(profiles, dict) else []
 
 
 def load_run_job(run: RunDir) -> Job:

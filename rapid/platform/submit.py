@@ -39,9 +39,16 @@ def _quiet_upload_logs() -> None:
 
 
 def resolve_address(address: str | None) -> str:
-    """The dashboard URL: --address, else Ray's own variables, else the local head."""
-    found = address or os.environ.get("RAY_API_SERVER_ADDRESS") or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS
-    return found if "://" in found else f"http://{found}"
+    """The dashboard address: --address, else Ray's own variables, else the local head.
+
+    Ray's client lets RAY_API_SERVER_ADDRESS and RAY_ADDRESS override the address it is
+    given, so an explicit --address clears them in this (short-lived) process.
+    """
+    if address:
+        os.environ.pop("RAY_API_SERVER_ADDRESS", None)
+        os.environ.pop("RAY_ADDRESS", None)
+        return address
+    return os.environ.get("RAY_API_SERVER_ADDRESS") or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS
 
 
 def _token_source() -> str:
@@ -166,5 +173,7 @@ def job_logs(job_id: str, address: str | None, follow: bool = False) -> None:
 
 def stop_job(job_id: str, address: str | None) -> None:
     cluster = Cluster(address)
-    cluster.call(lambda: cluster.client.stop_job(job_id))
-    print(f"{job_id}: stop requested")
+    if cluster.call(lambda: cluster.client.stop_job(job_id)):
+        print(f"{job_id}: stop requested")
+    else:
+        print(f"{job_id}: already ended ({cluster.call(lambda: cluster.client.get_job_status(job_id))})")

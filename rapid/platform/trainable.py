@@ -20,6 +20,11 @@ from rapid.platform.spec import RLlibJob
 MODULE_WEIGHTS = Path("learner_group") / "learner" / "rl_module"
 
 
+def rllib_body(job: RLlibJob) -> dict[str, Any]:
+    """What a trial needs of an RLlib job: everything but its name and where results go."""
+    return job.model_dump(by_alias=True, exclude={"kind", "name", "description", "storage_path"})
+
+
 def job_from_config(config: dict[str, Any]) -> RLlibJob:
     """The RLlib job a trial runs (already validated on the driver; validated again here)."""
     return RLlibJob.model_validate({"kind": "rllib", "name": "trial", **config["job"]})

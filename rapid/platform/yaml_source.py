@@ -61,6 +61,10 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         raise RapidError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise RapidError(f"{path}: is a folder, expected a YAML job spec file") from None
+    except PermissionError:
+        raise RapidError(f"{path}: not readable (permission denied)") from None
+    except UnicodeDecodeError as err:
+        raise RapidError(f"{path}: not a text file ({err.reason} at byte {err.start}); expected YAML") from None
     try:
         node = yaml.compose(text, Loader=SpecLoader)
         data = yaml.load(text, Loader=SpecLoader)

@@ -1,19 +1,13 @@
 """Tune's own searchers and schedulers, and the trainable that runs an RLlib job spec."""
 
-import importlib
-
-from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES
-
-
-def _load(module: str, name: str) -> type:
-    return getattr(importlib.import_module(module), name)
+from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES, import_attr
 
 
 def register_tune_builtins() -> None:
     """Register what Tune ships without extra dependencies."""
     SEARCHERS.add(
         "basic_variant",
-        lambda: _load("ray.tune.search.basic_variant", "BasicVariantGenerator"),
+        lambda: import_attr("ray.tune.search.basic_variant", "BasicVariantGenerator"),
         "Tune's grid and random search over param_space (the default)",
     )
     schedulers = {
@@ -23,10 +17,11 @@ def register_tune_builtins() -> None:
         "median_stopping": ("MedianStoppingRule", "stop trials below the median of the others"),
     }
     for name, (cls, summary) in schedulers.items():
-        SCHEDULERS.add(name, lambda cls=cls: _load("ray.tune.schedulers", cls), summary)
+        SCHEDULERS.add(name, lambda cls=cls: import_attr("ray.tune.schedulers", cls), summary)
     TRAINABLES.add(
         "rllib",
-        lambda: _load("rapid.platform.trainable", "RLlibJobTrainable"),
+        lambda: import_attr("rapid.platform.trainable", "RLlibJobTrainable"),
         "an RLlib job (the body of a `kind: rllib` spec under `config:`), one trial each",
-        check_config=lambda *args: _load("rapid.platform.spec_file", "check_rllib_trial_config")(*args),
+        check_config=lambda *args: import_attr("rapid.platform.spec_file", "check_rllib_trial_config")(*args),
+        from_sweep=("stop", "checkpoint", "max_failures"),
     )

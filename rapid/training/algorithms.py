@@ -1,8 +1,6 @@
 """RLlib's new-API-stack algorithms, by the name a spec gives under `algorithm:`."""
 
-import importlib
-
-from rapid.platform.registry import ALGORITHMS
+from rapid.platform.registry import ALGORITHMS, import_attr
 
 # name -> (module, AlgorithmConfig class, one line)
 RLLIB_ALGORITHMS = {
@@ -14,11 +12,7 @@ RLLIB_ALGORITHMS = {
 }
 
 
-def _config_class(module: str, cls: str) -> type:
-    return getattr(importlib.import_module(module), cls)
-
-
 def register_rllib_algorithms() -> None:
     """Register each algorithm; the entry loads its AlgorithmConfig class."""
     for name, (module, cls, summary) in RLLIB_ALGORITHMS.items():
-        ALGORITHMS.add(name, lambda module=module, cls=cls: _config_class(module, cls), summary)
+        ALGORITHMS.add(name, lambda module=module, cls=cls: import_attr(module, cls), summary)
