@@ -13,10 +13,8 @@ from conftest import Head, rapid, results_of
 
 def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
     """A laptop client of `head`: no Ray variables, an empty home, plus what the test gives."""
-    env = head.env(HOME=str(home), **extra)
-    for key in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH"):
-        env.pop(key)
-    return env
+    env = {k: v for k, v in head.env().items() if not k.startswith("RAY_")}
+    return {**env, "HOME": str(home), **extra}
 
 
 def wait_for_status(head: Head, job_id: str, env: dict[str, str], seconds: float = 240) -> str:
@@ -38,7 +36,8 @@ def scrape(url: str) -> str:
 
 
 def test_submit_reaches_succeeded_with_readable_logs(ray_head: Head, tmp_path: Path) -> None:
-    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN=ray_head.token_file.read_text().strip())
+    # A stale RAY_ADDRESS must not win over --address (Ray's client would let it).
+    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN=ray_head.token_file.read_text().strip(), RAY_ADDRESS="127.0.0.1:9")
     storage = tmp_path / "cluster_results"
     outcome = rapid("submit", "jobs/quickstart.yaml", "--profile", "smoke", "--set", f"storage_path={storage}",
                     "--address", ray_head.dashboard_url, env=env)
@@ -73,6 +72,14 @@ def test_unreachable_address(tmp_path: Path) -> None:
     outcome = rapid("submit", "jobs/quickstart.yaml", "--address", "http://127.0.0.1:9", env=env)
     assert outcome.returncode == 2
     assert "cannot reach a Ray dashboard at http://127.0.0.1:9" in outcome.stderr
+
+
+def test_run_with_an_unreachable_ray_address(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")}, "RAY_ADDRESS": "127.0.0.1:9"}
+    outcome = rapid("run", "jobs/quickstart.yaml", "--set", f"storage_path={tmp_path}", env=env, timeout=120)
+    assert outcome.returncode == 2, outcome.stderr
+    assert "cannot join the Ray cluster at RAY_ADDRESS=127.0.0.1:9" in outcome.stderr
+    assert results_of(tmp_path, "quickstart") == []
 
 
 def test_unknown_job_id(ray_head: Head, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import socket
 
 import ray
 from ray.exceptions import AuthenticationError
@@ -19,6 +20,7 @@ def connect(verbose: bool = False) -> None:
         return
     address = os.environ.get("RAY_ADDRESS")
     where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "the local Ray cluster"
+    _check_reachable(address, where)
     try:
         ray.init(address=address or None, log_to_driver=verbose, logging_level=logging.WARNING, configure_logging=not verbose)
     except AuthenticationError:
@@ -31,6 +33,21 @@ def connect(verbose: bool = False) -> None:
         raise RapidError(
             f"cannot join {where}: {err}. Start it (`make cluster-up`), fix the address (a GCS address "
             "host:6379, not the dashboard URL), or unset RAY_ADDRESS to run on an embedded Ray."
+        ) from None
+
+
+def _check_reachable(address: str | None, where: str) -> None:
+    """Fail in seconds, not after Ray's minutes of retries, when a host:port address is down."""
+    host, sep, port = (address or "").rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
+        raise RapidError(
+            f"cannot join {where}: nothing answers there ({err.strerror or err}). Start the cluster "
+            "(`make cluster-up`), fix the address (the GCS address host:6379), or unset RAY_ADDRESS to run "
+            "on an embedded Ray."
         ) from None
 
 
