@@ -7,7 +7,8 @@ from conftest import ROOT, rapid
 
 from rapid.platform.errors import RapidError
 from rapid.platform.spec import RLlibJob, SweepJob
-from rapid.platform.spec_file import load_spec
+from rapid.platform.search_space import sample_value
+from rapid.platform.spec_file import load_spec, trial_config
 
 GOOD = """\
 kind: rllib
@@ -129,10 +130,13 @@ stop: {iterations: 2}
 """
 
 
-def test_sweep_param_space_reaches_a_valid_trial_config(tmp_path: Path) -> None:
+def test_a_sweep_trial_gets_sampled_params_and_the_sweeps_stop(tmp_path: Path) -> None:
     job = load_spec(write(tmp_path, SWEEP)).job
     assert isinstance(job, SweepJob)
-    assert job.param_space["seed"] == {"grid_search": [0, 1]}
+    trial = trial_config(job, lambda key, space: sample_value(space))
+    assert 1e-4 <= trial["training"]["lr"] <= 1e-2 and trial["seed"] == 0
+    assert trial["stop"]["iterations"] == 2 and trial["checkpoint"]["every"] == 10
+    assert RLlibJob.model_validate({"name": "trial", **trial}).stop.iterations == 2
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """A run's results folder, on local disk or any filesystem pyarrow understands (s3://, gs://).
 
 Files are written whole or not at all: each goes to a temporary name first and is then
-moved over the real one, so a crash never leaves half a parquet file or plot behind.
+moved over the real one, so a crash never leaves half a parquet file or plot under the real
+name (at worst a stray *.tmp file beside it).
 """
 
 import io
@@ -23,6 +24,14 @@ SUMMARY = "summary.json"
 CHECKPOINTS = "checkpoints"
 PLOTS = "plots"
 TUNER_STATE = "tuner.pkl"  # Tune's own record, present once a run can be resumed
+
+
+def uri_of(filesystem: pafs.FileSystem, path: str) -> str:
+    """A path on a pyarrow filesystem as the URI a user (and RLlib) can open again."""
+    if isinstance(filesystem, pafs.LocalFileSystem):
+        return path
+    scheme = {"gcs": "gs"}.get(filesystem.type_name, filesystem.type_name)
+    return f"{scheme}://{path}"
 
 
 def storage_uri(storage_path: str) -> str:

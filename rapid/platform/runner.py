@@ -16,7 +16,7 @@ from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
 from rapid.platform.registry import TRAINABLES
 from rapid.platform.results import RunRecorder, best_value, draw_plots, write_summary
-from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir
+from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir, uri_of
 from rapid.platform.search_space import to_tune
 from rapid.platform.spec import RLlibJob, Stop, SweepJob
 from rapid.platform.spec_file import trial_config
@@ -136,7 +136,8 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         "errors": [str(e) for e in results.errors],
     }
     best = _best_result(results, job.metric, mode) if isinstance(job, SweepJob) else (results[0] if len(results) else None)
-    summary["checkpoint"] = best.checkpoint.path if best is not None and best.checkpoint else None
+    checkpoint = best.checkpoint if best is not None else None
+    summary["checkpoint"] = uri_of(checkpoint.filesystem, checkpoint.path) if checkpoint else None
     if isinstance(job, SweepJob):
         summary["best_config"] = best.config if best is not None else None
         summary["trials"] = [

@@ -5,7 +5,6 @@ either way Tune gives checkpoints, `FailureConfig` restarts and resume. The tria
 is `{"job": <rllib job body>}` so the spec itself travels to whichever node runs it.
 """
 
-from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -17,7 +16,7 @@ from rapid.platform.figures import rllib_figures
 from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec import RLlibJob
 
-MODULE_WEIGHTS = Path("learner_group") / "learner" / "rl_module"
+MODULE_WEIGHTS = "learner_group/learner/rl_module"
 
 
 def rllib_body(job: RLlibJob) -> dict[str, Any]:
@@ -44,13 +43,14 @@ class RLlibJobTrainable(tune.Trainable):
         register_env(self.job)
         self.algo: Algorithm = build_algorithm_config(self.job).build_algo()
         if self.job.policy.init_checkpoint:
-            self._load_module_weights(Path(self.job.policy.init_checkpoint))
+            self._load_module_weights(self.job.policy.init_checkpoint)
         trial = self.trial_id if self.trial_id != "default" else "local"
         self.gauges = RunGauges(config.get("job_name", self.job.name), trial, (self.job.metric,))
 
-    def _load_module_weights(self, checkpoint: Path) -> None:
-        """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy)."""
-        self.algo.restore_from_path(checkpoint / MODULE_WEIGHTS, component=str(MODULE_WEIGHTS))
+    def _load_module_weights(self, checkpoint: str) -> None:
+        """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy).
+        A URI (s3://, gs://) works too: RLlib picks the filesystem from its scheme."""
+        self.algo.restore_from_path(f"{checkpoint.rstrip('/')}/{MODULE_WEIGHTS}", component=MODULE_WEIGHTS)
 
     def step(self) -> dict[str, float]:
         row = rllib_figures(self.algo.train())
