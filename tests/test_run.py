@@ -47,8 +47,9 @@ def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path
 
 
 def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """`rapid run` in a process group of its own, as a terminal runs a command."""
     return subprocess.Popen([sys.executable, "-m", "rapid", "run", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _wait_for_checkpoints(storage: Path, count: int, driver: subprocess.Popen, seconds: float = 240) -> Path:
@@ -109,10 +110,11 @@ def test_eval_restores_the_checkpoint_and_writes_a_video(killed_and_resumed: tup
 
 
 def test_ctrl_c_leaves_a_resumable_run(ray_head: Head, tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the driver and its embedded Ray."""
     args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=12000", "--set", "checkpoint.every=2"]
-    driver = _start(args, ray_head.env())
+    driver = _start(args, embedded_env())
     run = _wait_for_checkpoints(tmp_path, 1, driver)
-    driver.send_signal(signal.SIGINT)
+    os.killpg(driver.pid, signal.SIGINT)
     stdout, stderr = driver.communicate(timeout=120)
     assert driver.returncode == 130, stderr
     assert f"Resume with: rapid run --resume {run}" in stdout
