@@ -112,7 +112,9 @@ def run_tune_job(job: TuneJob, run: RunDir, restore: bool = False) -> dict[str, 
 
 
 def _status(results: Any) -> str:
-    if results.errors:
+    """error if a trial failed for good; finished if every trial's last result is `done` (Tune
+    marks it so when a stop criterion or the scheduler ends the trial); else interrupted."""
+    if results.num_errors:
         return "error"
     done = len(results) > 0 and all(r.metrics.get("done") for r in results)
     return "finished" if done else "interrupted"
