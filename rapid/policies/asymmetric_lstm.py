@@ -1,0 +1,152 @@
+"""Asymmetric actor-critic for PPO (Dactyl): an LSTM actor on what the robot senses, an MLP critic on the full state.
+
+Observations are a Dict with two 1-D Box entries, never flattened:
+- "actor": what the robot senses (noisy); the only input of the policy.
+- "critic": the privileged simulator state; the only input of the value function.
+
+The critic is built only where it trains (Learners): EnvRunners build the module with
+`inference_only=True`, so privileged-state weights are neither built nor sent there.
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import (
+    TorchCategorical,
+    TorchDiagGaussian,
+    TorchDistribution,
+    TorchMultiCategorical,
+)
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, ValueFunctionAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.rllib.models.utils import get_activation_fn
+from ray.rllib.utils.annotations import override
+from torch import nn
+
+
+@dataclass(frozen=True)
+class AsymmetricLSTMConfig:
+    """The module's model_config: laptop-sized defaults; a job's `paper` profile sets the paper's sizes."""
+
+    actor_hidden: list[int] = field(default_factory=lambda: [256])
+    """Widths of the actor's FC layers before the LSTM (paper: [1024])."""
+    lstm_size: int = 128
+    """LSTM cell size, and so the size of each recurrent state h and c (paper: 512)."""
+    critic_hidden: list[int] = field(default_factory=lambda: [256, 256])
+    """Widths of the critic MLP on the privileged state."""
+    activation: str = "relu"
+    """Activation after every FC layer of actor and critic, by RLlib name (relu, tanh, elu, silu)."""
+    max_seq_len: int = 20
+    """Learner sequence length T: RLlib cuts episodes into zero-padded chunks this long (RLlib's own default)."""
+
+
+MODEL_CONFIG_KEYS = frozenset(f.name for f in fields(AsymmetricLSTMConfig))
+"""Keys a spec may set; the module ignores others, because RLlib adds its own (PPO adds vf_share_layers)."""
+
+
+def _obs_part(space: gym.Space, key: str) -> int:
+    """Width of one entry of the Dict observation, which must be a 1-D Box."""
+    if not isinstance(space, gym.spaces.Dict) or set(space.spaces) != {"actor", "critic"}:
+        raise ValueError(
+            f"AsymmetricLSTMModule needs a Dict observation space with keys 'actor' and 'critic' "
+            f"(not flattened), got {space}"
+        )
+    part = space[key]
+    if not isinstance(part, gym.spaces.Box) or len(part.shape) != 1:
+        raise ValueError(f"observation '{key}' must be a 1-D Box, got {part}")
+    return int(part.shape[0])
+
+
+def _mlp(in_size: int, widths: list[int], activation: str) -> tuple[nn.Sequential, int]:
+    """FC layers, each followed by the activation; returns the stack and its output width."""
+    act = get_activation_fn(activation, framework="torch")
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers += [nn.Linear(in_size, width), act()]
+        in_size = width
+    return nn.Sequential(*layers), in_size
+
+
+def _action_dist(space: gym.Space) -> tuple[type[TorchDistribution], int]:
+    """RLlib's distribution class for the action space, and the number of inputs it takes from the head."""
+    if isinstance(space, gym.spaces.Box) and len(space.shape) == 1:
+        # The head gives the mean; log_std is appended from a parameter (see the class docstring).
+        return TorchDiagGaussian, int(space.shape[0])
+    if isinstance(space, gym.spaces.Discrete):
+        return TorchCategorical, int(space.n)
+    if isinstance(space, gym.spaces.MultiDiscrete) and space.nvec.ndim == 1:
+        input_lens = [int(n) for n in space.nvec]
+        return TorchMultiCategorical.get_partial_dist_cls(space=space, input_lens=input_lens), sum(input_lens)
+    raise ValueError(f"AsymmetricLSTMModule supports 1-D Box, Discrete and 1-D MultiDiscrete actions, got {space}")
+
+
+class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
+    """Actor: FC -> LSTM -> action head on obs["actor"]; critic: MLP on obs["critic"].
+
+    Box actions get a diagonal Gaussian whose log_std is a learned, state-independent
+    parameter (one per action dim), as in OpenAI Baselines' and CleanRL's PPO: exploration
+    noise then cannot collapse or blow up in states the policy has rarely seen.
+    Discrete actions get logits, MultiDiscrete per-dimension logits.
+    """
+
+    @override(TorchRLModule)
+    def setup(self) -> None:
+        # RLlib's connectors read max_seq_len from the module's own model_config, so the
+        # defaults are written back there, not only applied here.
+        self.model_config = {**asdict(AsymmetricLSTMConfig()), **(self.model_config or {})}
+        cfg = AsymmetricLSTMConfig(**{k: self.model_config[k] for k in MODEL_CONFIG_KEYS})
+        self.lstm_size = cfg.lstm_size
+
+        self.actor_encoder, width = _mlp(_obs_part(self.observation_space, "actor"), cfg.actor_hidden, cfg.activation)
+        self.lstm = nn.LSTM(width, cfg.lstm_size, batch_first=True)
+        # Chosen here, next to the head it sizes: TorchRLModule's fallback knows only Box and
+        # Discrete, and a catalog (none by default in 2.60's PPO) would not build for Dict obs.
+        self.action_dist_cls, head_size = _action_dist(self.action_space)
+        self.pi_head = nn.Linear(cfg.lstm_size, head_size)
+        self.log_std = nn.Parameter(torch.zeros(head_size)) if self.action_dist_cls is TorchDiagGaussian else None
+        # A near-zero first policy leaves early exploration to log_std (CleanRL's 0.01 init).
+        nn.init.orthogonal_(self.pi_head.weight, gain=0.01)
+        nn.init.zeros_(self.pi_head.bias)
+
+        if not self.inference_only:
+            critic_body, width = _mlp(_obs_part(self.observation_space, "critic"), cfg.critic_hidden, cfg.activation)
+            self.critic = nn.Sequential(critic_body, nn.Linear(width, 1))
+
+    @override(TorchRLModule)
+    def get_initial_state(self) -> dict[str, np.ndarray]:
+        return {
+            "h": np.zeros(self.lstm_size, dtype=np.float32),
+            "c": np.zeros(self.lstm_size, dtype=np.float32),
+        }
+
+    @override(TorchRLModule)
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Policy on a (B, T, ...) batch; T is 1 on EnvRunners and max_seq_len in the Learner."""
+        features = self.actor_encoder(batch[Columns.OBS]["actor"])
+        state_in = batch[Columns.STATE_IN]
+        # nn.LSTM wants a leading layer axis on its state: (1, B, lstm_size).
+        out, (h, c) = self.lstm(features, (state_in["h"].unsqueeze(0), state_in["c"].unsqueeze(0)))
+        dist_inputs = self.pi_head(out)
+        if self.log_std is not None:
+            dist_inputs = torch.cat([dist_inputs, self.log_std.expand_as(dist_inputs)], dim=-1)
+        return {
+            Columns.ACTION_DIST_INPUTS: dist_inputs,
+            Columns.STATE_OUT: {"h": h.squeeze(0), "c": c.squeeze(0)},
+        }
+
+    @override(ValueFunctionAPI)
+    def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
+        """Values of shape (B, T), or (B,) for a batch without a time axis.
+
+        `embeddings` is ignored: the critic shares nothing with the actor, whose features
+        come from the noisy observation only.
+        """
+        return self.critic(batch[Columns.OBS]["critic"]).squeeze(-1)
+
+    @override(InferenceOnlyAPI)
+    def get_non_inference_attributes(self) -> list[str]:
+        return ["critic"]
