@@ -1,5 +1,6 @@
 """A run's figures as `ray.util.metrics` gauges named rapid_*: the Ray dashboard and Prometheus show them."""
 
+import fnmatch
 import math
 import re
 
@@ -15,19 +16,26 @@ def gauge_name(figure: str) -> str:
 
 
 class RunGauges:
-    """Gauges for one trial, tagged with its job and trial so runs can be told apart."""
+    """Gauges for one trial, tagged with its job and trial so runs can be told apart.
+
+    `figures` may hold globs (`adr/range/*`): a gauge is made for each matching figure the
+    first time a row has it.
+    """
 
     def __init__(self, job: str, trial: str, figures: tuple[str, ...]) -> None:
-        self._gauges = {
-            f: Gauge(gauge_name(f), description=f"rapid figure '{f}'", tag_keys=("job", "trial"))
-            for f in dict.fromkeys(PUBLISHED + figures)
-        }
-        for gauge in self._gauges.values():
-            gauge.set_default_tags({"job": job, "trial": trial})
+        self.tags = {"job": job, "trial": trial}
+        self.patterns = tuple(dict.fromkeys(PUBLISHED + figures))
+        self._gauges: dict[str, Gauge] = {}
+
+    def _gauge(self, figure: str) -> Gauge:
+        if figure not in self._gauges:
+            gauge = Gauge(gauge_name(figure), description=f"rapid figure '{figure}'", tag_keys=tuple(self.tags))
+            gauge.set_default_tags(self.tags)
+            self._gauges[figure] = gauge
+        return self._gauges[figure]
 
     def publish(self, row: dict[str, float]) -> None:
-        """Set every gauge whose figure is in the row and is a number."""
-        for figure, gauge in self._gauges.items():
-            value = row.get(figure)
-            if value is not None and not math.isnan(value):
-                gauge.set(value)
+        """Set the gauge of every published figure in the row that is a number."""
+        for figure, value in row.items():
+            if isinstance(value, float) and not math.isnan(value) and any(fnmatch.fnmatchcase(figure, p) for p in self.patterns):
+                self._gauge(figure).set(value)

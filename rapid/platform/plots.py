@@ -1,5 +1,6 @@
 """Learning curves as PNG: a run's own plots/ (redrawn while it trains) and `rapid plot` overlays."""
 
+import fnmatch
 import io
 import math
 from collections import defaultdict
@@ -64,12 +65,24 @@ def by_trial(rows: Rows) -> dict[str, Rows]:
     return dict(grouped)
 
 
-def run_plots(rows: Rows, job: str, metric: str) -> dict[str, bytes]:
-    """plots/*.png for one run: its metric, the return (if different) and env steps/s."""
+def _columns(rows: Rows, pattern: str) -> list[str]:
+    return sorted({k for r in rows for k in r if fnmatch.fnmatchcase(k, pattern)})
+
+
+def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """plots/*.png for one run: its metric, the return (if different), env steps/s, and each of
+    `figures` (a glob such as `adr/range/*` draws every matching column in one plot)."""
     trials = by_trial(rows)
-    figures = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
+    plots = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
     if metric != "episode_return_mean" and any("episode_return_mean" in r for r in rows):
-        figures["episode_return_mean.png"] = overlay(trials, "episode_return_mean", f"{job}: episode return")
+        plots["episode_return_mean.png"] = overlay(trials, "episode_return_mean", f"{job}: episode return")
     if any("env_steps_per_s" in r for r in rows):
-        figures["env_steps_per_s.png"] = overlay(trials, "env_steps_per_s", f"{job}: env steps/s")
-    return figures
+        plots["env_steps_per_s.png"] = overlay(trials, "env_steps_per_s", f"{job}: env steps/s")
+    for pattern in figures:
+        columns = _columns(rows, pattern)
+        name = pattern.replace("/", "_").replace("*", "all") + ".png"
+        if len(columns) == 1:
+            plots[name] = overlay(trials, columns[0], f"{job}: {columns[0]}")
+        elif columns:
+            plots[name] = overlay({c: [{**r, "value": r.get(c)} for r in rows] for c in columns}, "value", f"{job}: {pattern}")
+    return plots

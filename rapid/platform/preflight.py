@@ -7,13 +7,17 @@ writes anything, so bad input never leaves a half-made results folder behind.
 
 from typing import Any
 
+import gymnasium as gym
+from pydantic import ValidationError
+
 from rapid.platform import cluster
 from rapid.platform.errors import RapidError
-from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES
+from rapid.platform.registry import ENVS, SCHEDULERS, SEARCHERS, TRAINABLES
 from rapid.platform.search_space import sample_value
 from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
 from rapid.platform.spec_file import load_stage, trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
+from rapid.training.adr import ADRSettings
 
 
 def make_searcher(job: SweepJob) -> Any:
@@ -44,14 +48,44 @@ def rllib_trial_resources(body: dict[str, Any], what: str) -> dict[str, float]:
         raise RapidError(f"{what}: RLlib rejects the config: {err}") from None
 
 
+# pydantic model -> the env_config key it validates, for error messages.
+ENV_CONFIG_KEYS = {"Randomization": "randomization", "ADRSettings": "adr"}
+
+
+def check_env_config(job: RLlibJob) -> None:
+    """Build the env once as the job configures it (wrappers included): a bad key, model field,
+    selector or range fails here with its name, not later inside an EnvRunner."""
+    configs = [job.env_config]
+    if job.evaluation is not None:
+        configs.append({**job.env_config, **job.evaluation.env_config})
+    for env_config in configs:
+        config = dict(env_config)
+        adr = config.pop("adr", None)
+        try:
+            if adr is not None:
+                ADRSettings.model_validate({k: v for k, v in adr.items() if k != "actor"})
+            ENVS.get(job.env)(config).close()
+        except ValidationError as err:
+            key = ENV_CONFIG_KEYS.get(err.title, err.title)
+            problems = "; ".join(
+                f"env_config.{key}.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()
+            )
+            raise RapidError(f"job '{job.name}': {problems}") from None
+        except (TypeError, ValueError, gym.error.Error) as err:
+            raise RapidError(f"job '{job.name}': env '{job.env}' rejects its env_config: {err}") from None
+
+
 def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     """What one trial of the job reserves, when that is known before it runs."""
     if isinstance(job, RLlibJob):
+        check_env_config(job)
         return rllib_trial_resources(rllib_body(job), f"job '{job.name}'")
     make_searcher(job)
     make_scheduler(job)
     if TRAINABLES.get(job.trainable) is RLlibJobTrainable:
-        return rllib_trial_resources(trial_config(job, lambda key, space: sample_value(space)), f"sweep '{job.name}' config")
+        body = trial_config(job, lambda key, space: sample_value(space))
+        check_env_config(RLlibJob.model_validate({"name": job.name, **body}))
+        return rllib_trial_resources(body, f"sweep '{job.name}' config")
     if job.resources_per_trial is not None:
         return {"CPU": job.resources_per_trial.cpu, "GPU": job.resources_per_trial.gpu}
     return None

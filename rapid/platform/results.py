@@ -17,8 +17,8 @@ PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
 class RunRecorder(Callback):
     """Appends a row per trial iteration and redraws plots; on resume it continues the same rows."""
 
-    def __init__(self, run: RunDir, job: str, metric: str) -> None:
-        self.run, self.job, self.metric = run, job, metric
+    def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = ()) -> None:
+        self.run, self.job, self.metric, self.figures = run, job, metric, figures
         self.rows = run.read_rows()
         self._plotted_at = 0.0
 
@@ -35,17 +35,17 @@ class RunRecorder(Callback):
 
     def draw(self) -> None:
         self._plotted_at = time.monotonic()
-        draw_plots(self.run, self.rows, self.job, self.metric)
+        draw_plots(self.run, self.rows, self.job, self.metric, self.figures)
 
     def __reduce__(self) -> tuple:
         # Tune pickles its callbacks into tuner.pkl; a resumed run rebuilds this one from the folder.
-        return (RunRecorder, (self.run, self.job, self.metric))
+        return (RunRecorder, (self.run, self.job, self.metric, self.figures))
 
 
-def draw_plots(run: RunDir, rows: list[dict[str, Any]], job: str, metric: str) -> None:
+def draw_plots(run: RunDir, rows: list[dict[str, Any]], job: str, metric: str, figures: tuple[str, ...] = ()) -> None:
     """Redraw plots/*.png from the rows so far."""
     if rows:
-        for name, png in run_plots(rows, job, metric).items():
+        for name, png in run_plots(rows, job, metric, figures).items():
             run.write_bytes(f"{PLOTS}/{name}", png)
 
 

@@ -1,11 +1,14 @@
 """An RLlib new-API-stack AlgorithmConfig built from a `kind: rllib` job."""
 
+from functools import partial
+
 from ray import tune
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rapid.platform.registry import ALGORITHMS, ENVS, MODULES
 from rapid.platform.spec import RLlibJob
+from rapid.training.episode_metrics import log_final_info
 
 
 def register_env(job: RLlibJob) -> None:
@@ -44,6 +47,9 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
             evaluation_num_env_runners=ev.env_runners,
             evaluation_config={"explore": ev.explore, "env_config": {**job.env_config, **ev.env_config}},
         )
+    episode_metrics = ENVS.entry(job.env).extra.get("episode_metrics")
+    if episode_metrics:
+        config.callbacks(on_episode_end=partial(log_final_info, episode_metrics))
     if job.seed is not None:
         config.debugging(seed=job.seed)
     return config

@@ -39,6 +39,10 @@ def tune_stop(stop: Stop) -> dict[str, float]:
     return {**{k: v for k, v in criteria.items() if v}, **stop.metric}
 
 
+def _figures(job: TuneJob) -> tuple[str, ...]:
+    return tuple(job.figures) if isinstance(job, RLlibJob) else ()
+
+
 def single_trial_dir(trial: Any) -> str:
     """A lone RLlib trial keeps its checkpoints straight in the run's checkpoints/ folder."""
     return CHECKPOINTS
@@ -78,7 +82,11 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
         stop=tune_stop(job.stop),
         checkpoint_config=_checkpoint_config(trainable, job),
         failure_config=tune.FailureConfig(max_failures=job.max_failures),
-        callbacks=[JsonLoggerCallback(), RunRecorder(run, job.name, job.metric), ProgressLine(job.name, job.stop, job.metric)],
+        callbacks=[
+            JsonLoggerCallback(),
+            RunRecorder(run, job.name, job.metric, _figures(job)),
+            ProgressLine(job.name, job.stop, job.metric),
+        ],
         verbose=0,
     )
     if isinstance(job, RLlibJob):
@@ -105,7 +113,7 @@ def run_tune_job(job: TuneJob, run: RunDir, restore: bool = False) -> dict[str, 
         tuner = _new_tuner(job, run, trainable, space)
     results = tuner.fit()
     rows = run.read_rows()
-    draw_plots(run, rows, job.name, job.metric)
+    draw_plots(run, rows, job.name, job.metric, _figures(job))
     summary = _summary(job, run, rows, results)
     write_summary(run, summary)
     return summary

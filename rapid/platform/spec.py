@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.figures import FLATTENED, HEADLINE_FIGURES
+from rapid.training import central_state
 
 KINDS = ("rllib", "sweep", "pipeline")
 
@@ -112,9 +113,10 @@ class Policy(Strict):
 def _rllib_figure(name: str) -> str:
     """A figure an RLlib job reports: a headline name or a path under env_runners/, learners/,
     evaluation/. Anything else would never appear, and a stop on it would never fire."""
-    if name in HEADLINE_FIGURES or name.split("/", 1)[0] in FLATTENED and "/" in name:
+    sections = (*FLATTENED, *central_state.FACTORIES)
+    if name in HEADLINE_FIGURES or name.split("/", 1)[0] in sections and "/" in name:
         return name
-    prefixes = ", ".join(f"{p}/..." for p in FLATTENED)
+    prefixes = ", ".join(f"{p}/..." for p in sections)
     raise ValueError(
         f"'{name}' is not a figure an RLlib job reports{did_you_mean(name, HEADLINE_FIGURES)}; "
         f"expected one of {', '.join(HEADLINE_FIGURES)} or a path under {prefixes}"
@@ -165,6 +167,7 @@ class RLlibJob(JobCommon):
     stop: Stop
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     metric: str = Field("episode_return_mean", description="the workload's headline metric (a metrics column)")
+    figures: list[str] = Field([], description="more figures (or globs: adr/range/*) to plot and put on the dashboard")
     seed: int | None = Field(None, description="seed for envs and modules")
     max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
 

@@ -5,6 +5,7 @@ either way Tune gives checkpoints, `FailureConfig` restarts and resume. The tria
 is `{"job": <rllib job body>}` so the spec itself travels to whichever node runs it.
 """
 
+import uuid
 from typing import Any
 
 from ray import tune
@@ -15,6 +16,7 @@ from rapid.platform.dashboard import RunGauges
 from rapid.platform.figures import rllib_figures
 from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec import RLlibJob
+from rapid.training import central_state
 
 MODULE_WEIGHTS = "learner_group/learner/rl_module"
 
@@ -40,12 +42,14 @@ class RLlibJobTrainable(tune.Trainable):
 
     def setup(self, config: dict[str, Any]) -> None:
         self.job = job_from_config(config)
+        trial = self.trial_id if self.trial_id != "default" else uuid.uuid4().hex[:8]
+        # Before the EnvRunners exist: they find the run's central actors by the names written here.
+        self.central = central_state.start(self.job.env_config, trial)
         register_env(self.job)
         self.algo: Algorithm = build_algorithm_config(self.job).build_algo()
         if self.job.policy.init_checkpoint:
             self._load_module_weights(self.job.policy.init_checkpoint)
-        trial = self.trial_id if self.trial_id != "default" else "local"
-        self.gauges = RunGauges(config.get("job_name", self.job.name), trial, (self.job.metric,))
+        self.gauges = RunGauges(config.get("job_name", self.job.name), trial, (self.job.metric, *self.job.figures))
 
     def _load_module_weights(self, checkpoint: str) -> None:
         """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy).
@@ -54,14 +58,17 @@ class RLlibJobTrainable(tune.Trainable):
 
     def step(self) -> dict[str, float]:
         row = rllib_figures(self.algo.train())
+        row.update(central_state.metrics(self.central))
         self.gauges.publish(row)
         return row
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.algo.save_to_path(checkpoint_dir)
+        central_state.save(self.central, checkpoint_dir)
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         self.algo.restore_from_path(checkpoint_dir)
+        central_state.restore(self.central, checkpoint_dir)
 
     def cleanup(self) -> None:
         self.algo.stop()

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from rapid.platform.registry import MODULES
+from rapid.platform.registry import MODULES, import_attr
 
 
 def _default_model_config_fields() -> set[str]:
@@ -16,4 +16,12 @@ MODULES.add(
     lambda: None,
     "the algorithm's own RLlib module (MLP or CNN from model_config: fcnet_hiddens, ...)",
     config_fields=_default_model_config_fields,
+)
+
+
+MODULES.add(
+    "asymmetric_lstm",
+    lambda: import_attr("rapid.policies.asymmetric_lstm", "AsymmetricLSTMModule"),
+    "actor FC -> LSTM on obs['actor'], critic MLP on privileged obs['critic'] (Dactyl's asymmetric PPO)",
+    config_fields=lambda: set(import_attr("rapid.policies.asymmetric_lstm", "MODEL_CONFIG_KEYS")),
 )
