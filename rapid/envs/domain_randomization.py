@@ -59,7 +59,8 @@ class Parameter(Strict):
     @classmethod
     def _known(cls, name: str) -> str:
         if name not in DISTRIBUTIONS:
-            raise ValueError(f"unknown distribution '{name}'{did_you_mean(name, DISTRIBUTIONS)}; expected one of {', '.join(DISTRIBUTIONS)}")
+            expected = ", ".join(DISTRIBUTIONS)
+            raise ValueError(f"unknown distribution '{name}'{did_you_mean(name, DISTRIBUTIONS)}; expected one of {expected}")
         return name
 
     @model_validator(mode="after")
@@ -113,7 +114,8 @@ def resolve_randomization(value: str | dict[str, Any] | None) -> Randomization:
         return Randomization()
     if isinstance(value, str):
         if value not in PRESETS:
-            raise ValueError(f"randomization: unknown preset '{value}'{did_you_mean(value, PRESETS)}; presets: {', '.join(PRESETS) or 'none'}")
+            known = ", ".join(PRESETS) or "none"
+            raise ValueError(f"randomization: unknown preset '{value}'{did_you_mean(value, PRESETS)}; presets: {known}")
         return PRESETS[value]
     return Randomization.model_validate(value)
 
@@ -126,7 +128,8 @@ class _Target:
         array = getattr(owner, attr, None)
         if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
             fields = [n for n in dir(model) if isinstance(getattr(model, n, None), np.ndarray)]
-            raise ValueError(f"{where}: field '{target.field}' is not a float array of the MuJoCo model{did_you_mean(target.field, fields)}")
+            hint = did_you_mean(target.field, fields)
+            raise ValueError(f"{where}: field '{target.field}' is not a float array of the MuJoCo model{hint}")
         self.array = array
         rows = _select_rows(model, target, array.shape[0], where)
         if target.column is not None:
@@ -194,7 +197,9 @@ class DomainRandomization(gym.Wrapper):
         self.spec_ = randomization if isinstance(randomization, Randomization) else Randomization.model_validate(randomization)
         base = env.unwrapped
         self.model, self.data = base.model, base.data
-        self._targets = {p.name: [_Target(self.model, t, f"randomization.{p.name}") for t in p.targets] for p in self.spec_.parameters}
+        self._targets = {
+            p.name: [_Target(self.model, t, f"randomization.{p.name}") for t in p.targets] for p in self.spec_.parameters
+        }
         for p in self.spec_.parameters:
             counts = {t.count for t in self._targets[p.name]}
             if p.per_element and len(counts) > 1:
@@ -225,8 +230,8 @@ class DomainRandomization(gym.Wrapper):
             return space
         critic = space["critic"]
         extra = len(self.spec_.parameters)
-        low = np.concatenate([critic.low, np.full(extra, -np.inf, dtype=np.float32)])
-        high = np.concatenate([critic.high, np.full(extra, np.inf, dtype=np.float32)])
+        low = np.concatenate([critic.low, np.full(extra, -np.inf)]).astype(np.float32)
+        high = np.concatenate([critic.high, np.full(extra, np.inf)]).astype(np.float32)
         return gym.spaces.Dict({**space.spaces, "critic": gym.spaces.Box(low, high, dtype=np.float32)})
 
     def pin(self, name: str, value: float) -> None:
@@ -268,7 +273,8 @@ class DomainRandomization(gym.Wrapper):
                 target.restore()
         self._randomize()
         spec = self.spec_
-        self._obs_offset = self._rng.normal(0.0, spec.observation_noise.per_episode, self._noise_shape(self.env.observation_space))
+        obs_shape = self._noise_shape(self.env.observation_space)
+        self._obs_offset = self._rng.normal(0.0, spec.observation_noise.per_episode, obs_shape)
         self._act_offset = self._rng.normal(0.0, spec.action_noise.per_episode, self.env.action_space.shape)
         self._latency = deque(maxlen=int(self._rng.integers(0, spec.action_latency_steps + 1)) + 1)
         self._push[:] = 0.0
@@ -295,7 +301,8 @@ class DomainRandomization(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         noise = self.spec_.action_noise
-        action = np.asarray(action, dtype=np.float64) + self._act_offset + self._rng.normal(0.0, noise.per_step, self._act_offset.shape)
+        action = np.asarray(action, dtype=np.float64) + self._act_offset
+        action += self._rng.normal(0.0, noise.per_step, action.shape)
         space = self.env.action_space
         self._latency.append(np.clip(action, space.low, space.high))
         self._apply_forces()

@@ -68,10 +68,16 @@ class ADRState:
         queue.clear()
         limit_low, limit_high = self.parameters[name].range
         nominal, step, current = self.parameters[name].nominal, self.step(name), self.ranges[name]
-        if mean >= self.settings.high:
-            current[0 if side == "low" else 1] = max(current[0] - step, limit_low) if side == "low" else min(current[1] + step, limit_high)
-        elif mean < self.settings.low:
-            current[0 if side == "low" else 1] = min(current[0] + step, nominal) if side == "low" else max(current[1] - step, nominal)
+        if mean >= self.settings.high:  # copes at this end: widen it, up to the limit
+            if side == "low":
+                current[0] = max(current[0] - step, limit_low)
+            else:
+                current[1] = min(current[1] + step, limit_high)
+        elif mean < self.settings.low:  # struggles: narrow it back, never past nominal
+            if side == "low":
+                current[0] = min(current[0] + step, nominal)
+            else:
+                current[1] = max(current[1] - step, nominal)
 
     def entropy(self) -> float:
         return float(sum(high - low for low, high in self.ranges.values()))

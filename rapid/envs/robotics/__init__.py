@@ -1,0 +1,1 @@
+"""Robot-hand and arm tasks (Shadow Hand, Fetch)."""
