@@ -122,3 +122,28 @@ def results_of(storage: Path, job: str) -> list[Path]:
     folder = storage / job
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
+
+
+def rows(run: Path) -> dict[str, list]:
+    """A run's metrics.parquet as columns."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(run / "metrics.parquet").to_pydict()
+
+
+def start_run(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """`rapid run ARGS` in a process group of its own, as a terminal runs a command."""
+    return subprocess.Popen([sys.executable, "-m", "rapid", "run", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for_checkpoints(storage: Path, job: str, count: int, driver: subprocess.Popen, seconds: float = 240) -> Path:
+    """The run folder once it holds `count` checkpoints (the driver must keep running)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert driver.poll() is None, driver.communicate()
+        runs = results_of(storage, job)
+        if runs and len(list((runs[0] / "checkpoints").glob("checkpoint_*"))) >= count:
+            return runs[0]
+        time.sleep(0.5)
+    raise TimeoutError("no checkpoints appeared")

@@ -4,21 +4,14 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
-import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, Head, embedded_env, rapid, results_of
+from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
 
 SMOKE = ("jobs/quickstart.yaml", "--profile", "smoke")
-
-
-def rows(run: Path) -> dict[str, list]:
-    return pq.read_table(run / "metrics.parquet").to_pydict()
 
 
 def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path) -> None:
@@ -46,31 +39,14 @@ def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path
     assert f"results                     {run}" in outcome.stdout
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """`rapid run` in a process group of its own, as a terminal runs a command."""
-    return subprocess.Popen([sys.executable, "-m", "rapid", "run", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _wait_for_checkpoints(storage: Path, count: int, driver: subprocess.Popen, seconds: float = 240) -> Path:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert driver.poll() is None, driver.communicate()
-        runs = results_of(storage, "quickstart")
-        if runs and len(list((runs[0] / "checkpoints").glob("checkpoint_*"))) >= count:
-            return runs[0]
-        time.sleep(0.5)
-    raise TimeoutError("no checkpoints appeared")
-
-
 @pytest.fixture(scope="module")
 def killed_and_resumed(ray_head: Head, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """A run whose driver got SIGKILL after its second checkpoint, then `--resume`d to the end."""
     storage = tmp_path_factory.mktemp("resume")
     every = 3
     args = [*SMOKE, "--set", f"storage_path={storage}", "--set", "stop.env_steps=20000", "--set", f"checkpoint.every={every}"]
-    driver = _start(args, ray_head.env())
-    run = _wait_for_checkpoints(storage, 2, driver)
+    driver = start_run(args, ray_head.env())
+    run = wait_for_checkpoints(storage, "quickstart", 2, driver)
     time.sleep(1.5)  # let Tune record the newest checkpoint in its experiment state
     driver.send_signal(signal.SIGKILL)
     driver.wait(30)
@@ -112,8 +88,8 @@ def test_eval_restores_the_checkpoint_and_writes_a_video(killed_and_resumed: tup
 def test_ctrl_c_leaves_a_resumable_run(ray_head: Head, tmp_path: Path) -> None:
     """Ctrl-C in a terminal signals the whole process group: the driver and its embedded Ray."""
     args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=12000", "--set", "checkpoint.every=2"]
-    driver = _start(args, embedded_env())
-    run = _wait_for_checkpoints(tmp_path, 1, driver)
+    driver = start_run(args, embedded_env())
+    run = wait_for_checkpoints(tmp_path, "quickstart", 1, driver)
     os.killpg(driver.pid, signal.SIGINT)
     stdout, stderr = driver.communicate(timeout=120)
     assert driver.returncode == 130, stderr
@@ -171,8 +147,8 @@ def _trial_pids() -> list[int]:
 def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: Path) -> None:
     """FailureConfig: the trial's process dies mid-run; Tune restarts it from the newest checkpoint."""
     args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=16000", "--set", "checkpoint.every=3"]
-    driver = _start(args, ray_head.env())
-    run = _wait_for_checkpoints(tmp_path, 1, driver)
+    driver = start_run(args, ray_head.env())
+    run = wait_for_checkpoints(tmp_path, "quickstart", 1, driver)
     victims = _trial_pids()
     assert len(victims) == 1
     os.kill(victims[0], signal.SIGKILL)

@@ -6,8 +6,8 @@ import pytest
 from conftest import ROOT, rapid
 
 from rapid.platform.errors import RapidError
-from rapid.platform.spec import RLlibJob, SweepJob
 from rapid.platform.search_space import sample_value
+from rapid.platform.spec import RLlibJob, SweepJob
 from rapid.platform.spec_file import load_spec, trial_config
 
 GOOD = """\
