@@ -4,7 +4,9 @@ All three step gymnasium-robotics' `hand/manipulate_block.xml` 20 substeps of 2 
 step, with the same uniform random actions:
 
 1. raw: `mujoco.mj_step(model, data, nstep=20)` after writing the action into `data.ctrl`,
-   the most any env on this model can do;
+   the most any env on this model can do. Each round it starts from a copy of rapid's
+   simulator state, so the two step through the same states (the cost of a step depends on
+   the contacts) and their ratio is rapid's own overhead;
 2. gymnasium-robotics' `HandManipulateBlock-v1` through `gymnasium.make`;
 3. rapid's `ShadowHandBlock` through `gymnasium.make` (the same wrappers RLlib's runners add).
 
@@ -40,13 +42,14 @@ from rapid.envs.robotics.shadow_hand_block import MODEL_XML, ShadowHandBlock
 WARMUP_STEPS = 50
 
 
-def raw_runner() -> Callable[[np.ndarray], int]:
-    """The limit: only the simulator, with the action mapped onto ctrlrange before the clock starts."""
+def raw_runner(start_state: mujoco.MjData) -> Callable[[np.ndarray], int]:
+    """The limit: only the simulator, from `start_state` copied before the clock starts, actions mapped onto ctrlrange."""
     model = mujoco.MjModel.from_xml_path(str(MODEL_XML))
     data = mujoco.MjData(model)
     lower, upper = model.actuator_ctrlrange.T
 
     def run(actions: np.ndarray) -> int:
+        mujoco.mj_copyData(data, model, start_state)
         ctrls = (upper + lower) / 2 + actions * (upper - lower) / 2
         start = time.perf_counter_ns()
         for ctrl in ctrls:
@@ -83,10 +86,11 @@ def main() -> None:
 
     os.sched_setaffinity(0, {0})
     gymnasium.register_envs(gymnasium_robotics)
-    runners = {
-        "raw": raw_runner(),
+    rapid = gymnasium.make(EnvSpec(id="ShadowHandBlock-v0", entry_point=ShadowHandBlock))
+    runners = {  # raw runs before rapid each round: it copies the state rapid is about to start from
+        "raw": raw_runner(rapid.unwrapped.data),
         "gymnasium_robotics": env_runner(gymnasium.make("HandManipulateBlock-v1")),
-        "rapid": env_runner(gymnasium.make(EnvSpec(id="ShadowHandBlock-v0", entry_point=ShadowHandBlock))),
+        "rapid": env_runner(rapid),
     }
     labels = {
         "raw": "raw mj_step(nstep=20)",
