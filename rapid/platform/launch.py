@@ -6,7 +6,7 @@ import ray
 
 from rapid.platform import cluster
 from rapid.platform.pipeline import run_pipeline
-from rapid.platform.preflight import preflight
+from rapid.platform.preflight import check_cluster, preflight
 from rapid.platform.run_dir import SPEC, TUNER_STATE, RunDir, storage_uri
 from rapid.platform.runner import run_tune_job
 from rapid.platform.spec import Job, PipelineJob
@@ -22,9 +22,10 @@ def _execute(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
 
 def launch(loaded: LoadedSpec, verbose: bool = False) -> dict[str, Any]:
     """Run a validated spec into a new `<storage_path>/<name>/<timestamp>/` folder."""
+    needs = preflight(loaded.job)
     cluster.connect(verbose)
     try:
-        preflight(loaded.job, on_cluster=True)
+        check_cluster(needs)
         run = RunDir.new(loaded.job.storage_path, loaded.job.name)
         run.write_yaml(SPEC, loaded.resolved)
         return _execute(loaded.job, run, restore=False)
@@ -36,9 +37,10 @@ def resume(run_path: str, verbose: bool = False) -> dict[str, Any]:
     """Continue a stopped, crashed or killed run from its newest checkpoint."""
     run = RunDir(storage_uri(run_path))
     job = load_run_job(run)
+    needs = preflight(job)
     cluster.connect(verbose)
     try:
-        preflight(job, on_cluster=True)
+        check_cluster(needs)
         return _execute(job, run, restore=True)
     finally:
         ray.shutdown()

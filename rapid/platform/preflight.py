@@ -1,8 +1,9 @@
 """Everything that can fail before a run folder exists: RLlib's own config checks, the searcher
 and scheduler constructors, and whether the cluster can ever hold one trial.
 
-`rapid validate` runs it without a cluster; `rapid run` runs it once Ray is up, before it
-writes anything, so bad input never leaves a half-made results folder behind.
+`rapid validate` and `rapid run` run it before Ray starts; `rapid run` then checks the
+resources against the cluster before it writes anything, so bad input never leaves a
+half-made results folder behind.
 """
 
 from typing import Any
@@ -91,10 +92,19 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     return None
 
 
-def preflight(job: Job, on_cluster: bool) -> None:
-    """Check the job (every stage of a pipeline); with `on_cluster`, also that one trial fits."""
+def preflight(job: Job) -> dict[str, dict[str, float]]:
+    """Check the job (every stage of a pipeline) without a cluster; returns what one trial of
+    each job reserves, for `check_cluster` once Ray is up."""
     jobs = [load_stage(stage).job for stage in job.stages] if isinstance(job, PipelineJob) else [job]
+    needs = {}
     for each in jobs:
         need = trial_resources(each)
-        if on_cluster and need:
-            cluster.check_fits(need, f"job '{each.name}' (one trial)")
+        if need:
+            needs[each.name] = need
+    return needs
+
+
+def check_cluster(needs: dict[str, dict[str, float]]) -> None:
+    """RapidError when the connected cluster can never hold one trial of a job."""
+    for name, need in needs.items():
+        cluster.check_fits(need, f"job '{name}' (one trial)")

@@ -12,17 +12,19 @@ are the two float32 arrays returned (RLlib keeps every observation it is given, 
 be fresh; the env never touches an array after returning it).
 """
 
+import importlib.util
 import math
 from pathlib import Path
 from typing import Any
 
 import gymnasium
-import gymnasium_robotics
 import mujoco
 import numpy as np
 from gymnasium import spaces
 
-MODEL_XML = Path(gymnasium_robotics.__file__).parent / "envs" / "assets" / "hand" / "manipulate_block.xml"
+# Found without importing gymnasium_robotics, whose import prints a notice about other envs.
+ASSETS = Path(importlib.util.find_spec("gymnasium_robotics").origin).parent / "envs" / "assets"
+MODEL_XML = ASSETS / "hand" / "manipulate_block.xml"
 FINGERTIP_SITES = tuple(f"robot0:S_{finger}tip" for finger in ("ff", "mf", "rf", "lf", "th"))
 HAND_JOINT_PREFIX = "robot0:"
 # gymnasium-robotics lets a new start pose settle for 10 env steps at zero action before use.
