@@ -16,17 +16,13 @@ each round's rapid/plain ratio: a pair run back to back shares the machine's moo
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import yaml
+from common import ROOT, run_baseline, run_rapid
 
-ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "jobs" / "quickstart.yaml"
 
 
@@ -62,30 +58,13 @@ def plain_rllib(iterations: int) -> None:
 
 
 def run_plain(iterations: int) -> dict[str, float]:
-    start = time.time()
-    out = subprocess.run(
-        [sys.executable, __file__, "--plain", str(iterations)], capture_output=True, text=True, check=True, cwd=ROOT,
-        env={**os.environ, "RAY_ADDRESS": "local"},
-    )
-    figures = json.loads(out.stdout.strip().splitlines()[-1])
-    figures["wall_s"] = time.time() - start
-    return figures
+    return run_baseline(__file__, ["--plain", str(iterations)])
 
 
-def run_rapid(iterations: int, storage: str) -> dict[str, float]:
-    import pyarrow.parquet as pq
-
-    start = time.time()
-    subprocess.run(
-        [sys.executable, "-m", "rapid", "run", str(SPEC), "--set", f"stop.iterations={iterations}",
-         "--set", "stop.env_steps=100000000", "--set", "stop.wall_time_s=100000", "--set", "stop.metric={}",
-         "--set", f"storage_path={storage}", "--set", f"checkpoint.every={iterations}"],
-        capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, "RAY_ADDRESS": "local"},
-    )
-    wall = time.time() - start
-    newest = sorted(Path(storage, "quickstart").iterdir())[-1]
-    table = pq.read_table(newest / "metrics.parquet").to_pydict()
-    return {"env_steps": table["env_steps"][-1], "train_s": sum(table["iteration_s"]), "wall_s": wall}
+def run_rapid_job(iterations: int, storage: str) -> dict[str, float]:
+    overrides = [f"stop.iterations={iterations}", "stop.env_steps=100000000", "stop.wall_time_s=100000", "stop.metric={}",
+                 f"checkpoint.every={iterations}"]
+    return run_rapid(SPEC, overrides, storage, "quickstart")
 
 
 def main() -> None:
@@ -103,7 +82,7 @@ def main() -> None:
     startup: dict[str, list[float]] = {"plain": [], "rapid": []}
     with tempfile.TemporaryDirectory() as storage:
         for r in range(rounds):
-            for name, run in (("plain", lambda: run_plain(iterations)), ("rapid", lambda: run_rapid(iterations, storage))):
+            for name, run in (("plain", lambda: run_plain(iterations)), ("rapid", lambda: run_rapid_job(iterations, storage))):
                 figures = run()
                 rates[name].append(figures["env_steps"] / figures["train_s"])
                 startup[name].append(figures["wall_s"] - figures["train_s"])

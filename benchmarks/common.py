@@ -1,0 +1,37 @@
+"""What every benchmark here does the same way: run `rapid run` in a fresh process and read its figures."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_rapid(spec: Path, overrides: list[str], storage: str, job: str) -> dict[str, float]:
+    """`rapid run spec --set ...` on its own embedded Ray; env steps, seconds inside iterations, wall seconds."""
+    start = time.time()
+    args = [sys.executable, "-m", "rapid", "run", str(spec), "--set", f"storage_path={storage}"]
+    for override in overrides:
+        args += ["--set", override]
+    subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, "RAY_ADDRESS": "local"})
+    wall = time.time() - start
+    newest = sorted(Path(storage, job).iterdir())[-1]
+    table = pq.read_table(newest / "metrics.parquet").to_pydict()
+    return {"env_steps": table["env_steps"][-1], "train_s": sum(table["iteration_s"]), "wall_s": wall}
+
+
+def run_baseline(script: str, args: list[str]) -> dict[str, float]:
+    """A baseline in a fresh process (`python script args`), which prints its figures as its last line."""
+    start = time.time()
+    out = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "RAY_ADDRESS": "local"},
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures["wall_s"] = time.time() - start
+    return figures
