@@ -120,6 +120,28 @@ def test_critic_sees_only_the_privileged_state():
     assert not torch.allclose(values, other_critic)
 
 
+def test_observation_statistics_update_on_learner_batches_and_reach_env_runners():
+    module = make_module()
+    b, t = 4, 5
+    obs = {"actor": 100.0 + 10.0 * torch.randn(b, t, 10), "critic": -50.0 + 3.0 * torch.randn(b, t, 30)}
+    mask = torch.ones(b, t, dtype=torch.bool)
+    mask[:, -1] = False  # a padded step must not count
+    obs["actor"][:, -1] = 0.0
+    batch = {Columns.OBS: obs, Columns.STATE_IN: initial_state(module, b), Columns.LOSS_MASK: mask}
+    module.forward_inference(batch)
+    assert torch.allclose(module.actor_norm.mean, torch.zeros(10)), "acting never moves the statistics"
+    module.forward_train(batch)
+    assert module.actor_norm.mean.mean().item() == pytest.approx(100.0, abs=3.0)
+    assert module.critic_norm.mean.mean().item() == pytest.approx(-50.0, abs=2.0)
+    normalized = module.actor_norm(obs["actor"][:, :-1])
+    assert normalized.abs().mean().item() < 2.0
+    runner_state = module.get_state(inference_only=True)
+    assert "actor_norm.mean" in runner_state and not any(k.startswith("critic") for k in runner_state)
+    runner = make_module(inference_only=True)
+    runner.set_state(runner_state)
+    assert torch.equal(runner.actor_norm.mean, module.actor_norm.mean)
+
+
 def test_inference_only_module_has_no_critic_and_loads_the_learners_weights():
     learner_module = make_module()
     runner_module = make_module(inference_only=True)

@@ -27,6 +27,8 @@ from ray.rllib.models.utils import get_activation_fn
 from ray.rllib.utils.annotations import override
 from torch import nn
 
+from rapid.policies.running_norm import RunningNorm
+
 
 @dataclass(frozen=True)
 class AsymmetricLSTMConfig:
@@ -42,6 +44,8 @@ class AsymmetricLSTMConfig:
     """Activation after every FC layer of actor and critic, by RLlib name (relu, tanh, elu, silu)."""
     max_seq_len: int = 20
     """Learner sequence length T: RLlib cuts episodes into zero-padded chunks this long (RLlib's own default)."""
+    normalize_observations: bool = True
+    """Running mean/std normalization of both observation parts, clipped to [-5, 5] (Dactyl normalizes)."""
 
 
 MODEL_CONFIG_KEYS = frozenset(f.name for f in fields(AsymmetricLSTMConfig))
@@ -101,7 +105,9 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         cfg = AsymmetricLSTMConfig(**{k: self.model_config[k] for k in MODEL_CONFIG_KEYS})
         self.lstm_size = cfg.lstm_size
 
-        self.actor_encoder, width = _mlp(_obs_part(self.observation_space, "actor"), cfg.actor_hidden, cfg.activation)
+        actor_size = _obs_part(self.observation_space, "actor")
+        self.actor_norm = RunningNorm(actor_size) if cfg.normalize_observations else nn.Identity()
+        self.actor_encoder, width = _mlp(actor_size, cfg.actor_hidden, cfg.activation)
         self.lstm = nn.LSTM(width, cfg.lstm_size, batch_first=True)
         # Chosen here, next to the head it sizes: TorchRLModule's fallback knows only Box and
         # Discrete, and a catalog (none by default in 2.60's PPO) would not build for Dict obs.
@@ -113,7 +119,9 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         nn.init.zeros_(self.pi_head.bias)
 
         if not self.inference_only:
-            critic_body, width = _mlp(_obs_part(self.observation_space, "critic"), cfg.critic_hidden, cfg.activation)
+            critic_size = _obs_part(self.observation_space, "critic")
+            self.critic_norm = RunningNorm(critic_size) if cfg.normalize_observations else nn.Identity()
+            critic_body, width = _mlp(critic_size, cfg.critic_hidden, cfg.activation)
             self.critic = nn.Sequential(critic_body, nn.Linear(width, 1))
 
     @override(TorchRLModule)
@@ -124,9 +132,18 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         }
 
     @override(TorchRLModule)
+    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Learner batches also update the normalization statistics (padding left out)."""
+        if isinstance(self.actor_norm, RunningNorm):
+            mask = batch.get(Columns.LOSS_MASK)
+            self.actor_norm.update(batch[Columns.OBS]["actor"], mask)
+            self.critic_norm.update(batch[Columns.OBS]["critic"], mask)
+        return self._forward(batch, **kwargs)
+
+    @override(TorchRLModule)
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Policy on a (B, T, ...) batch; T is 1 on EnvRunners and max_seq_len in the Learner."""
-        features = self.actor_encoder(batch[Columns.OBS]["actor"])
+        features = self.actor_encoder(self.actor_norm(batch[Columns.OBS]["actor"]))
         state_in = batch[Columns.STATE_IN]
         # nn.LSTM wants a leading layer axis on its state: (1, B, lstm_size).
         out, (h, c) = self.lstm(features, (state_in["h"].unsqueeze(0), state_in["c"].unsqueeze(0)))
@@ -145,8 +162,8 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         `embeddings` is ignored: the critic shares nothing with the actor, whose features
         come from the noisy observation only.
         """
-        return self.critic(batch[Columns.OBS]["critic"]).squeeze(-1)
+        return self.critic(self.critic_norm(batch[Columns.OBS]["critic"])).squeeze(-1)
 
     @override(InferenceOnlyAPI)
     def get_non_inference_attributes(self) -> list[str]:
-        return ["critic"]
+        return ["critic", "critic_norm"]
