@@ -47,7 +47,10 @@ DACTYL = Randomization.model_validate(
         "observation_noise": {"per_step": 0.002, "per_episode": 0.001},
         "action_noise": {"per_step": 0.05, "per_episode": 0.015},
         "action_latency_steps": 1,
-        "random_forces": {"body": "object", "probability": 0.1, "scale": 1.0, "decay": 0.99},
+        # Pushes of about 2 m/s^2 (Isaac Gym's Dactyl reproduction: force 2.0 x mass), rarely: at
+        # a push per 10 steps of the block's full weight, a random policy lost the block within
+        # 76 steps on average (300+ without pushes), which hides any other learning signal.
+        "random_forces": {"body": "object", "probability": 0.02, "scale": 0.2, "decay": 0.99},
     }
 )
 
