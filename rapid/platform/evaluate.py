@@ -79,6 +79,8 @@ def _env_runner(job: RLlibJob, checkpoint: Path, video: bool, seed: int) -> Sing
     env_config = dict(job.env_config)
     if job.evaluation is not None:
         env_config.update(job.evaluation.env_config)
+    env_config.pop("vector_threads", None)  # one env here: no vector to thread
+    job = job.model_copy(update={"env_config": env_config})
     creator = ENVS.get(job.env)
     if video:
         env_config["render_mode"] = "rgb_array"

@@ -27,6 +27,9 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
         num_cpus_per_env_runner=res.cpus_per_env_runner,
         num_gpus_per_env_runner=res.gpus_per_env_runner,
     )
+    if job.env_config.get("vector_threads", 1) > 1:
+        # The env's own vector (rapid.envs.wrapping.make_env) steps its sub-envs in threads.
+        config.env_runners(gym_env_vectorize_mode="vector_entry_point")
     config.learners(
         num_learners=res.learners,
         num_cpus_per_learner=res.cpus_per_learner,

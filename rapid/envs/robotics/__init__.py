@@ -5,7 +5,7 @@ from typing import Any
 import gymnasium as gym
 
 from rapid.envs.robotics import dactyl  # noqa: F401  (registers the `dactyl` randomization preset)
-from rapid.envs.wrapping import wrapped
+from rapid.envs.wrapping import make_env
 from rapid.platform.registry import ENVS
 
 # What a hand episode reports at its end (rapid logs them as env_runners/<key>).
@@ -16,7 +16,7 @@ def make_shadow_hand_block(env_config: dict[str, Any]) -> gym.Env:
     """The hand with Dactyl's randomization unless env_config says otherwise (`randomization: null`)."""
     from rapid.envs.robotics.shadow_hand_block import ShadowHandBlock
 
-    return wrapped(ShadowHandBlock, {"randomization": "dactyl", **env_config})
+    return make_env(ShadowHandBlock, {"randomization": "dactyl", **env_config})
 
 
 ENVS.add(
