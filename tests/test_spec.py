@@ -83,6 +83,11 @@ def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
     assert "YAML syntax error at line 3, column" in message
 
 
+def test_repeated_key_is_an_error(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD + "env: Hopper-v5\n"))
+    assert "key 'env' appears twice (also on line 3)" in message
+
+
 def test_unknown_kind_suggests_the_closest(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, GOOD.replace("kind: rllib", "kind: rlib")))
     assert "kind: expected one of rllib, sweep, pipeline, got 'rlib' (did you mean 'rllib'?)" in message

@@ -33,6 +33,26 @@ SpecLoader.add_implicit_resolver(
 )
 
 
+def _unique_keys(loader: SpecLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """A mapping whose keys are unique: YAML would let a repeated key silently replace the first."""
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            first_line = seen[key].start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"key '{key}' appears twice (also on line {first_line})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node
+    return loader.construct_mapping(node, deep=deep)
+
+
+SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
+
+
 def parse_value(text: str) -> Any:
     """A single YAML value, as `--set key=value` gives it (so `3e-4` is a float, `[1, 2]` a list)."""
     try:
