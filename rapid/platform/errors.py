@@ -9,6 +9,7 @@ QUIET_LOGGERS = (
     "ray._private.authentication.authentication_token_setup",  # "token auth is on": Ray's default
     "ray.rllib.algorithms.algorithm_config",  # "you are running on the new API stack"
     "ray.rllib.core.rl_module.rl_module",  # a deprecation notice when a checkpointed module loads
+    "ray.rllib.algorithms.sac.sac",  # "you are running SAC on the new API stack"
 )
 
 

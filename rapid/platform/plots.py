@@ -7,11 +7,14 @@ from collections import defaultdict
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 Rows = list[dict[str, Any]]
+# The column that names a sweep trial's group (`her=null`) when the sweep has `group_by`.
+GROUP = "group"
 
 
 def x_axis(rows: Rows) -> str:
@@ -65,15 +68,48 @@ def by_trial(rows: Rows) -> dict[str, Rows]:
     return dict(grouped)
 
 
+def group_trials(rows: Rows) -> dict[str, dict[str, Rows]]:
+    """Rows by group label, then by trial."""
+    groups: dict[str, Rows] = defaultdict(list)
+    for row in rows:
+        if isinstance(row.get(GROUP), str):
+            groups[row[GROUP]].append(row)
+    return {label: by_trial(group) for label, group in sorted(groups.items())}
+
+
+def spread(rows: Rows, metric: str, title: str) -> bytes:
+    """Each group's mean over its trials against the x axis, with the min-max band; trials are
+    interpolated onto a shared grid up to where the shortest of them ends."""
+    x = x_axis(rows)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, trials in group_trials(rows).items():
+        series = [s for s in (_series(t, x, metric) for t in trials.values()) if len(s[0]) > 1]
+        if not series:
+            continue
+        grid = np.linspace(max(s[0][0] for s in series), min(s[0][-1] for s in series), 100)
+        curves = np.stack([np.interp(grid, xs, ys) for xs, ys in series])
+        (line,) = ax.plot(grid, curves.mean(0), label=f"{label} ({len(series)} trials)")
+        ax.fill_between(grid, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
 def _columns(rows: Rows, pattern: str) -> list[str]:
     return sorted({k for r in rows for k in r if fnmatch.fnmatchcase(k, pattern)})
 
 
-def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = ()) -> dict[str, bytes]:
-    """plots/*.png for one run: its metric, the return (if different), env steps/s, and each of
-    `figures` (a glob such as `adr/range/*` draws every matching column in one plot)."""
+def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> dict[str, bytes]:
+    """plots/*.png for one run: its metric, the return (if different), env steps/s, each of
+    `figures` (a glob such as `adr/range/*` draws every matching column in one plot) and, for a
+    sweep with `group_by`, the metric's mean and spread per group."""
     trials = by_trial(rows)
     plots = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
+    if group_by is not None:
+        plots[f"{metric.replace('/', '_')}_by_{group_by}.png"] = spread(rows, metric, f"{job}: {metric} by {group_by}")
     if metric != "episode_return_mean" and any("episode_return_mean" in r for r in rows):
         plots["episode_return_mean.png"] = overlay(trials, "episode_return_mean", f"{job}: episode return")
     if any("env_steps_per_s" in r for r in rows):

@@ -19,6 +19,7 @@ from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
 from rapid.platform.spec_file import load_stage, trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 from rapid.training.adr import ADRSettings
+from rapid.training.her import goal_env_problem
 
 
 def make_searcher(job: SweepJob) -> Any:
@@ -65,7 +66,9 @@ def check_env_config(job: RLlibJob) -> None:
         try:
             if adr is not None:
                 ADRSettings.model_validate({k: v for k, v in adr.items() if k != "actor"})
-            ENVS.get(job.env)(config).close()
+            env = ENVS.get(job.env)(config)
+            problem = goal_env_problem(env) if job.her is not None else None
+            env.close()
         except ValidationError as err:
             key = ENV_CONFIG_KEYS.get(err.title, err.title)
             problems = "; ".join(
@@ -74,6 +77,8 @@ def check_env_config(job: RLlibJob) -> None:
             raise RapidError(f"job '{job.name}': {problems}") from None
         except (TypeError, ValueError, gym.error.Error) as err:
             raise RapidError(f"job '{job.name}': env '{job.env}' rejects its env_config: {err}") from None
+        if problem is not None:
+            raise RapidError(f"job '{job.name}': her: env '{job.env}' is not a goal env HER can relabel: {problem}")
 
 
 def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:

@@ -2,13 +2,14 @@
 
 import json
 import math
+import statistics
 import time
 from typing import Any
 
 from ray.tune import Callback
 
 from rapid.platform.figures import row_from_tune_result
-from rapid.platform.plots import run_plots
+from rapid.platform.plots import GROUP, group_trials, run_plots
 from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
 
 PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
@@ -17,13 +18,15 @@ PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
 class RunRecorder(Callback):
     """Appends a row per trial iteration and redraws plots; on resume it continues the same rows."""
 
-    def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = ()) -> None:
-        self.run, self.job, self.metric, self.figures = run, job, metric, figures
+    def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> None:
+        self.run, self.job, self.metric, self.figures, self.group_by = run, job, metric, figures, group_by
         self.rows = run.read_rows()
         self._plotted_at = 0.0
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = row_from_tune_result(result)
+        if self.group_by is not None:
+            row[GROUP] = group_label(result.get("config", {}), self.group_by)
         # A trial restored from a checkpoint repeats the iterations after it: the new rows win.
         self.rows = [
             r for r in self.rows if r.get("trial_id") != row["trial_id"] or r.get("iteration", 0) < row["iteration"]
@@ -35,17 +38,38 @@ class RunRecorder(Callback):
 
     def draw(self) -> None:
         self._plotted_at = time.monotonic()
-        draw_plots(self.run, self.rows, self.job, self.metric, self.figures)
+        draw_plots(self.run, self.rows, self.job, self.metric, self.figures, self.group_by)
 
     def __reduce__(self) -> tuple:
         # Tune pickles its callbacks into tuner.pkl; a resumed run rebuilds this one from the folder.
-        return (RunRecorder, (self.run, self.job, self.metric, self.figures))
+        return (RunRecorder, (self.run, self.job, self.metric, self.figures, self.group_by))
 
 
-def draw_plots(run: RunDir, rows: list[dict[str, Any]], job: str, metric: str, figures: tuple[str, ...] = ()) -> None:
+def group_label(config: dict[str, Any], key: str) -> str:
+    """`key=value` of a trial's config (`training.lr=0.001`); an RLlib sweep's trial keeps its job under "job"."""
+    node: Any = config["job"] if isinstance(config.get("job"), dict) else config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return f"{key}={json.dumps(node, sort_keys=True, default=str)}"
+
+
+def group_summary(rows: list[dict[str, Any]], metric: str, mode: str = "max") -> dict[str, dict[str, float]]:
+    """Per group: how many trials, and the mean, min and max over its trials of each trial's best value."""
+    bests: dict[str, list[float]] = {}
+    for label, trial_rows in group_trials(rows).items():
+        bests[label] = [best_value(r, metric, mode) for r in trial_rows.values()]
+    return {
+        label: {"trials": len(values), "mean": statistics.fmean(values), "min": min(values), "max": max(values)}
+        for label, values in bests.items()
+    }
+
+
+def draw_plots(
+    run: RunDir, rows: list[dict[str, Any]], job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None
+) -> None:
     """Redraw plots/*.png from the rows so far."""
     if rows:
-        for name, png in run_plots(rows, job, metric, figures).items():
+        for name, png in run_plots(rows, job, metric, figures, group_by).items():
             run.write_bytes(f"{PLOTS}/{name}", png)
 
 

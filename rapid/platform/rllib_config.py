@@ -4,11 +4,13 @@ from functools import partial
 
 from ray import tune
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.connectors.env_to_module import FlattenObservations
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rapid.platform.registry import ALGORITHMS, ENVS, MODULES
-from rapid.platform.spec import RLlibJob
+from rapid.platform.spec import HER_ALGORITHMS, RLlibJob
 from rapid.training.episode_metrics import log_final_info
+from rapid.training.her import HindsightSAC
 
 
 def register_env(job: RLlibJob) -> None:
@@ -41,6 +43,9 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
     else:
         config.rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=dict(job.policy.model_config_)))
     config.training(**job.training)
+    goal_env = ENVS.entry(job.env).extra.get("goal_env", False)
+    if goal_env or job.her is not None:
+        _hindsight(config, job)
     if job.evaluation is not None:
         ev = job.evaluation
         config.evaluation(
@@ -56,3 +61,14 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
     if job.seed is not None:
         config.debugging(seed=job.seed)
     return config
+
+
+def _hindsight(config: AlgorithmConfig, job: RLlibJob) -> None:
+    """A goal env's Dict observation reaches the module flattened by RLlib's own connector
+    (achieved_goal | desired_goal | observation, as HER's buffer expects it); SAC gets the
+    relabelling buffer, which with `her: null` never relabels (the no-HER baseline)."""
+    config.env_runners(env_to_module_connector=lambda env, spaces, device: FlattenObservations())
+    if job.algorithm in HER_ALGORITHMS:
+        config.algo_class = HindsightSAC
+        her = job.her.model_dump() if job.her is not None else None
+        config.training(replay_buffer_config={**config.replay_buffer_config, "type": "EpisodeReplayBuffer", "her": her})

@@ -15,7 +15,7 @@ from ray.tune.logger import JsonLoggerCallback
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
 from rapid.platform.registry import TRAINABLES
-from rapid.platform.results import RunRecorder, best_value, draw_plots, write_summary
+from rapid.platform.results import RunRecorder, best_value, draw_plots, group_summary, write_summary
 from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir, uri_of
 from rapid.platform.search_space import to_tune
 from rapid.platform.spec import RLlibJob, Stop, SweepJob
@@ -40,7 +40,12 @@ def tune_stop(stop: Stop) -> dict[str, float]:
 
 
 def _figures(job: TuneJob) -> tuple[str, ...]:
-    return tuple(job.figures) if isinstance(job, RLlibJob) else ()
+    """The job's extra figures; a sweep of RLlib jobs plots those of its trials' job body."""
+    return tuple(job.figures if isinstance(job, RLlibJob) else job.config.get("figures", ()))
+
+
+def _group_by(job: TuneJob) -> str | None:
+    return job.group_by if isinstance(job, SweepJob) else None
 
 
 def single_trial_dir(trial: Any) -> str:
@@ -84,7 +89,7 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
         failure_config=tune.FailureConfig(max_failures=job.max_failures),
         callbacks=[
             JsonLoggerCallback(),
-            RunRecorder(run, job.name, job.metric, _figures(job)),
+            RunRecorder(run, job.name, job.metric, _figures(job), _group_by(job)),
             ProgressLine(job.name, job.stop, job.metric),
         ],
         verbose=0,
@@ -113,7 +118,7 @@ def run_tune_job(job: TuneJob, run: RunDir, restore: bool = False) -> dict[str, 
         tuner = _new_tuner(job, run, trainable, space)
     results = tuner.fit()
     rows = run.read_rows()
-    draw_plots(run, rows, job.name, job.metric, _figures(job))
+    draw_plots(run, rows, job.name, job.metric, _figures(job), _group_by(job))
     summary = _summary(job, run, rows, results)
     write_summary(run, summary)
     return summary
@@ -159,6 +164,8 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
             }
             for r in results
         ]
+        if job.group_by is not None:
+            summary["groups"] = group_summary(rows, job.metric, mode)
     return summary
 
 

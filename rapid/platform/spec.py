@@ -85,6 +85,17 @@ class Evaluation(Strict):
     env_config: dict[str, Any] = Field({}, description="env_config overrides for evaluation (e.g. no randomization)")
 
 
+class HER(Strict):
+    """Hindsight Experience Replay: which achieved goals relabel a sampled transition."""
+
+    strategy: Literal["future", "final", "episode"] = Field("future", description="where relabelled goals come from")
+    k: int = Field(4, ge=1, description="relabelled goals per real one: a k/(k+1) share of samples is relabelled")
+
+
+# Off-policy algorithms whose episode replay buffer rapid can relabel (rapid.training.her).
+HER_ALGORITHMS = ("SAC",)
+
+
 class Policy(Strict):
     """The RLModule and its settings."""
 
@@ -170,6 +181,16 @@ class RLlibJob(JobCommon):
     figures: list[str] = Field([], description="more figures (or globs: adr/range/*) to plot and put on the dashboard")
     seed: int | None = Field(None, description="seed for envs and modules")
     max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
+    her: HER | None = Field(None, description="Hindsight Experience Replay on a goal env (null: no relabelling)")
+
+    @field_validator("her")
+    @classmethod
+    def _her_needs_replay(cls, her: HER | None, info: ValidationInfo) -> HER | None:
+        algorithm = info.data.get("algorithm")
+        if her is not None and algorithm is not None and algorithm not in HER_ALGORITHMS:
+            needs = " or ".join(HER_ALGORITHMS)
+            raise ValueError(f"HER relabels an off-policy replay buffer: needs algorithm {needs}, not {algorithm}")
+        return her
 
     @field_validator("algorithm")
     @classmethod
@@ -263,6 +284,15 @@ class SweepJob(JobCommon):
     stop: Stop
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     max_failures: int = Field(1, ge=0, description="restarts per trial after a crash")
+    group_by: str | None = Field(None, description="a param_space key: the report plots each value's mean and spread")
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by_a_searched_key(cls, key: str | None, info: ValidationInfo) -> str | None:
+        searched = info.data.get("param_space") or {}
+        if key is not None and key not in searched:
+            raise ValueError(f"expected one of the param_space keys ({', '.join(searched) or 'none'}), got {key!r}")
+        return key
 
     @field_validator("trainable")
     @classmethod

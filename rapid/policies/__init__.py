@@ -25,3 +25,11 @@ MODULES.add(
     "actor FC -> LSTM on obs['actor'], critic MLP on privileged obs['critic'] (Dactyl's asymmetric PPO)",
     config_fields=lambda: set(import_attr("rapid.policies.asymmetric_lstm", "MODEL_CONFIG_KEYS")),
 )
+
+
+MODULES.add(
+    "normalized_sac",
+    lambda: import_attr("rapid.policies.normalized_sac", "NormalizedSACModule"),
+    "RLlib's SAC module with running observation normalization clipped to [-5, 5] (HER's Fetch setup)",
+    config_fields=_default_model_config_fields,
+)

@@ -1,21 +1,29 @@
-"""Workload metrics read from an episode's last info dict, logged as env_runners/<key>.
+"""Workload metrics read from an episode's last info dict, logged as env_runners/<name>.
 
-An env registers the keys it reports (the hand: consecutive_successes, dropped, sim_unstable)
-and how to reduce them over an iteration; RLlib's MetricsLogger does the rest.
+An env registers what it reports (the hand: consecutive_successes, dropped, sim_unstable;
+goal envs: success_rate from info["is_success"]) and how to reduce it over an iteration;
+RLlib's MetricsLogger does the rest.
 """
 
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 # Episodes averaged over, as RLlib does for episode_return_mean.
 WINDOW = 100
 
 
-def log_final_info(keys: dict[str, str], *, episode: Any, metrics_logger: Any, **_: Any) -> None:
-    """`on_episode_end` callback: `keys` maps info key -> "mean" (windowed) or "sum" (per iteration)."""
+class EpisodeMetric(NamedTuple):
+    """Logged as env_runners/<name>: info[info_key] of the episode's last step, reduced."""
+
+    info_key: str
+    reduce: Literal["mean", "sum"] = "mean"
+
+
+def log_final_info(metrics: dict[str, EpisodeMetric], *, episode: Any, metrics_logger: Any, **_: Any) -> None:
+    """`on_episode_end` callback: "mean" is windowed over episodes, "sum" counts per iteration."""
     info = episode.get_infos(-1)
-    for key, reduce in keys.items():
+    for name, (key, reduce) in metrics.items():
         if key in info:
             if reduce == "sum":
-                metrics_logger.log_value(key, float(info[key]), reduce="sum")
+                metrics_logger.log_value(name, float(info[key]), reduce="sum")
             else:
-                metrics_logger.log_value(key, float(info[key]), reduce="mean", window=WINDOW)
+                metrics_logger.log_value(name, float(info[key]), reduce="mean", window=WINDOW)
