@@ -94,7 +94,8 @@ def spread(rows: Rows, metric: str, title: str) -> bytes:
     ax.set_ylabel(metric)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    if ax.lines:
+        ax.legend(fontsize="small")
     return _png(fig)
 
 

@@ -1,0 +1,190 @@
+"""Hindsight Experience Replay: relabelling on real FetchReach episodes, spec errors, and a real run."""
+
+import pickle
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
+from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space
+
+from rapid.platform.registry import ENVS
+from rapid.training.her import HindsightReplayBuffer, goal_layout
+
+GAMMA = 0.98
+
+
+def fetch_reach_episode(steps: int, seed: int) -> tuple[SingleAgentEpisode, np.ndarray]:
+    """A FetchReach episode under random actions, observations flattened as RLlib's connector
+    does (sorted keys); returns it and its achieved goals per observation index."""
+    env = ENVS.get("FetchReach-v4")({})
+    struct = get_base_struct_from_space(env.observation_space)
+    env.action_space.seed(seed)
+    obs, info = env.reset(seed=seed)
+    episode = SingleAgentEpisode(observation_space=None, action_space=env.action_space)
+    episode.add_env_reset(observation=flatten_inputs_to_1d_tensor(obs, struct, batch_axis=False), infos=info)
+    achieved = [obs["achieved_goal"]]
+    for _ in range(steps):
+        action = env.action_space.sample()
+        obs, reward, terminated, truncated, info = env.step(action)
+        flat = flatten_inputs_to_1d_tensor(obs, struct, batch_axis=False)
+        episode.add_env_step(flat, action, reward, infos=info, terminated=terminated, truncated=truncated)
+        achieved.append(obs["achieved_goal"])
+    env.close()
+    return episode, np.array(achieved)
+
+
+def buffer(strategy: str | None, k: int = 4) -> HindsightReplayBuffer:
+    return HindsightReplayBuffer(env="FetchReach-v4", env_config={}, strategy=strategy, k=k)
+
+
+def sample(replay: HindsightReplayBuffer, n: int = 2000, n_step: int = 1) -> list[SingleAgentEpisode]:
+    return replay.sample(num_items=n, n_step=n_step, gamma=GAMMA, sample_episodes=True)
+
+
+@pytest.fixture(scope="module")
+def episode() -> tuple[SingleAgentEpisode, np.ndarray]:
+    return fetch_reach_episode(50, seed=3)
+
+
+@pytest.fixture(scope="module")
+def reward_of():
+    return ENVS.get("FetchReach-v4")({}).unwrapped.compute_reward
+
+
+def test_layout_matches_rllibs_flattening() -> None:
+    env = ENVS.get("FetchReach-v4")({})
+    obs, _ = env.reset(seed=0)
+    flat = flatten_inputs_to_1d_tensor(obs, get_base_struct_from_space(env.observation_space), batch_axis=False)
+    for key, where in goal_layout(env.observation_space).items():
+        np.testing.assert_allclose(flat[where], obs[key], rtol=1e-6)
+
+
+def test_future_goals_come_from_later_in_the_episode_with_recomputed_rewards(episode, reward_of) -> None:
+    source, achieved = episode
+    replay = buffer("future")
+    replay.add([source])
+    layout = replay.layout
+    original_goal = source.get_observations(0)[layout["desired_goal"]]
+    relabelled = 0
+    transitions = sample(replay)
+    for transition in transitions:
+        t = transition.t_started
+        goal = transition.get_observations(0)[layout["desired_goal"]]
+        np.testing.assert_array_equal(goal, transition.get_observations(1)[layout["desired_goal"]])
+        next_achieved = transition.get_observations(1)[layout["achieved_goal"]]
+        if np.allclose(goal, original_goal):
+            assert transition.get_rewards(0) == source.get_rewards(t)
+            continue
+        relabelled += 1
+        matches = [j for j in range(len(achieved)) if np.allclose(achieved[j], goal, atol=1e-6)]
+        assert matches and max(matches) >= t + 1, "the goal was achieved later in the same episode"
+        assert transition.get_rewards(0) == pytest.approx(float(reward_of(next_achieved, goal, None)))
+    share = relabelled / len(transitions)
+    assert 0.76 < share < 0.84, f"k=4 relabels 4/5 of samples, got {share:.3f}"
+    np.testing.assert_array_equal(source.get_observations(0)[layout["desired_goal"]], original_goal), "buffer untouched"
+
+
+def test_relabelled_samples_follow_k(episode) -> None:
+    replay = buffer("future", k=1)
+    replay.add([episode[0]])
+    goal = episode[0].get_observations(0)[replay.layout["desired_goal"]]
+    transitions = sample(replay)
+    share = np.mean([not np.allclose(t.get_observations(0)[replay.layout["desired_goal"]], goal) for t in transitions])
+    assert 0.45 < share < 0.55
+
+
+def test_no_her_buffer_never_relabels(episode) -> None:
+    source, _ = episode
+    replay = buffer(None)
+    replay.add([source])
+    for transition in sample(replay, 500):
+        t = transition.t_started
+        np.testing.assert_array_equal(transition.get_observations(0), source.get_observations(t))
+        assert transition.get_rewards(0) == source.get_rewards(t)
+
+
+def test_a_running_episode_offers_only_goals_it_has_reached() -> None:
+    source, achieved = fetch_reach_episode(50, seed=5)
+    replay = buffer("future")
+    replay.add([source.slice(slice(0, 10))])  # a chunk of an episode still running
+    reached = achieved[:11]
+    for transition in sample(replay, 500):
+        goal = transition.get_observations(0)[replay.layout["desired_goal"]]
+        assert any(np.allclose(goal, a) for a in [*reached, source.get_observations(0)[replay.layout["desired_goal"]]])
+
+
+def test_final_and_episode_strategies(episode) -> None:
+    source, achieved = episode
+    final = buffer("final")
+    final.add([source])
+    goal = source.get_observations(0)[final.layout["desired_goal"]]
+    for transition in sample(final, 300):
+        relabelled = transition.get_observations(0)[final.layout["desired_goal"]]
+        assert np.allclose(relabelled, goal) or np.allclose(relabelled, achieved[-1])
+    anywhere = buffer("episode")
+    anywhere.add([source])
+    early = 0
+    for transition in sample(anywhere, 1000):
+        relabelled = transition.get_observations(0)[anywhere.layout["desired_goal"]]
+        steps = [j for j in range(len(achieved)) if np.allclose(achieved[j], relabelled)]
+        early += bool(steps) and max(steps) <= transition.t_started
+    assert early > 0, "the episode strategy also draws goals from before the transition"
+
+
+def test_n_step_rewards_are_recomputed_per_step(episode, reward_of) -> None:
+    source, achieved = episode
+    replay = buffer("future")
+    replay.add([source])
+    goal0 = source.get_observations(0)[replay.layout["desired_goal"]]
+    checked = 0
+    for transition in sample(replay, 300, n_step=3):
+        goal = transition.get_observations(0)[replay.layout["desired_goal"]]
+        t = transition.t_started
+        if np.allclose(goal, goal0) or t + 3 > len(source):
+            continue
+        expected = sum(GAMMA**i * float(reward_of(achieved[t + 1 + i], goal, None)) for i in range(3))
+        assert transition.get_rewards(0) == pytest.approx(expected)
+        checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["env=Pendulum-v1"], "her: env 'Pendulum-v1' is not a goal env HER can relabel: its observations are Box"),
+        (["her.strategy=futur"], "her.strategy"),
+        (["her.k=0"], "her.k"),
+        (["algorithm=PPO", "training={}"], "needs algorithm SAC, not PPO"),
+    ],
+    ids=["not-a-goal-env", "unknown-strategy", "k-below-1", "on-policy"],
+)
+def test_bad_her_input_exits_2_before_ray(tmp_path: Path, overrides: list[str], expected: str) -> None:
+    args = [x for o in overrides for x in ("--set", o)]
+    outcome = rapid("run", "jobs/fetch_reach_her.yaml", "--profile", "smoke", *args, "--set", f"storage_path={tmp_path}",
+                    env=embedded_env())
+    assert outcome.returncode == 2, outcome.stderr
+    assert expected in outcome.stderr
+    assert not any(tmp_path.iterdir()), "nothing written"
+
+
+def test_sac_her_on_fetch_reach_checkpoints_resumes_and_logs_success(ray_head: Head, tmp_path: Path) -> None:
+    args = ["jobs/fetch_reach_her.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}"]
+    driver = start_run([*args, "--set", "stop.env_steps=1200"], ray_head.env())
+    run = wait_for_checkpoints(tmp_path, "fetch_reach_her", 3, driver)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(60)
+    outcome = rapid("run", "--resume", str(run), env=ray_head.env())
+    assert outcome.returncode == 0, outcome.stderr
+    table = rows(run)
+    assert table["env_steps"][-1] >= 1200
+    success = [v for v in table["evaluation/env_runners/success_rate"] if v == v]
+    assert success and all(0.0 <= v <= 1.0 for v in success)
+    assert any(since != it for it, since in zip(table["iteration"], table["iterations_since_restore"], strict=True))
+    assert results_of(tmp_path, "fetch_reach_her") == [run]
+    checkpoint = sorted((run / "checkpoints").glob("checkpoint_*"))[-1]
+    state = pickle.loads((checkpoint / "learner_group/learner/rl_module/default_policy/module_state.pkl").read_bytes())
+    assert float(state["obs_norm.count"]) > 100, "the input normalization learned from learner batches and was saved"
