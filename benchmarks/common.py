@@ -6,14 +6,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_rapid(spec: Path, overrides: list[str], storage: str, job: str) -> dict[str, float]:
-    """`rapid run spec --set ...` on its own embedded Ray; env steps, seconds inside iterations, wall seconds."""
+def run_rapid(spec: Path, overrides: list[str], storage: str, job: str) -> dict[str, Any]:
+    """`rapid run spec --set ...` on its own embedded Ray; env steps, seconds inside iterations, wall
+    seconds, and the run's metrics table (column -> values)."""
     start = time.time()
     args = [sys.executable, "-m", "rapid", "run", str(spec), "--set", f"storage_path={storage}"]
     for override in overrides:
@@ -22,7 +24,7 @@ def run_rapid(spec: Path, overrides: list[str], storage: str, job: str) -> dict[
     wall = time.time() - start
     newest = sorted(Path(storage, job).iterdir())[-1]
     table = pq.read_table(newest / "metrics.parquet").to_pydict()
-    return {"env_steps": table["env_steps"][-1], "train_s": sum(table["iteration_s"]), "wall_s": wall}
+    return {"env_steps": table["env_steps"][-1], "train_s": sum(table["iteration_s"]), "wall_s": wall, "table": table}
 
 
 def run_baseline(script: str, args: list[str]) -> dict[str, float]:

@@ -15,9 +15,7 @@ import argparse
 import json
 import math
 import tempfile
-from pathlib import Path
 
-import pyarrow.parquet as pq
 from common import ROOT, run_rapid
 
 SPEC = ROOT / "jobs" / "shadow_hand_dr.yaml"
@@ -41,10 +39,7 @@ def main() -> None:
         overrides = ["training.train_batch_size_per_learner=512", "training.minibatch_size=256", "training.num_epochs=1",
                      "evaluation.every=2", "env_config.timeout_s=4.0", "stop.wall_time_s=20"]
     with tempfile.TemporaryDirectory() as scratch:
-        storage = args.keep or scratch
-        run_rapid(SPEC, overrides, storage, "shadow_hand_dr")
-        newest = sorted(Path(storage, "shadow_hand_dr").iterdir())[-1]
-        table = pq.read_table(newest / "metrics.parquet").to_pydict()
+        table = run_rapid(SPEC, overrides, args.keep or scratch, "shadow_hand_dr")["table"]
     steps, seconds = table["env_steps"], table["wall_time_s"]
     print(f"shadow_hand_dr, laptop profile, {seconds[-1]:.0f} s of training, {steps[-1]:,.0f} env steps")
     print(f"{'env steps':>12} {'minutes':>8} {'successes (randomized)':>24} {'successes (nominal)':>20} {'return':>10}")

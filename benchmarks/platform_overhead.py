@@ -19,6 +19,7 @@ import json
 import statistics
 import tempfile
 import time
+from typing import Any
 
 import yaml
 from common import ROOT, run_baseline, run_rapid
@@ -61,7 +62,7 @@ def run_plain(iterations: int) -> dict[str, float]:
     return run_baseline(__file__, ["--plain", str(iterations)])
 
 
-def run_rapid_job(iterations: int, storage: str) -> dict[str, float]:
+def run_rapid_job(iterations: int, storage: str) -> dict[str, Any]:
     overrides = [f"stop.iterations={iterations}", "stop.env_steps=100000000", "stop.wall_time_s=100000", "stop.metric={}",
                  f"checkpoint.every={iterations}"]
     return run_rapid(SPEC, overrides, storage, "quickstart")

@@ -1,0 +1,140 @@
+"""Test success rate against env steps on FetchReach and FetchPush: rapid's SAC with HER, the
+same job without HER, and stable-baselines3's SAC+HER, side by side on one machine.
+
+- rapid: `jobs/fetch_reach_her.yaml` / `jobs/fetch_push_her.yaml` (laptop profile: the envs
+  step in the trial's process, the learner has both cores), and the same with `her: null`.
+  Success is `evaluation/env_runners/success_rate`: 10 deterministic episodes every 5 iterations.
+- stable-baselines3 2.9.2 (a peer researchers use; installed for this benchmark only:
+  `pip install stable-baselines3==2.9.2`): SAC + HerReplayBuffer (future, k=4) with the same
+  networks (3 x 256 ReLU), learning rates, batch, discount, tau, buffer and warm-up; its
+  default of one update per env step. Success: 10 deterministic episodes every 1,000 steps.
+Each arm is a fresh process; wall-clock per 100k env steps is measured over the whole arm.
+
+    python benchmarks/her_fetch.py                      # FetchReach 3k + FetchPush 15k env steps per arm
+    python benchmarks/her_fetch.py --push-steps 100000  # a longer FetchPush budget
+    python benchmarks/her_fetch.py --quick              # under a minute: FetchReach, rapid HER only
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import tempfile
+import time
+
+from common import ROOT, run_baseline, run_rapid
+
+JOBS = {"FetchReach-v4": ("fetch_reach_her", 3000), "FetchPush-v4": ("fetch_push_her", 15000)}
+EVAL_EPISODES = 10
+SUCCESS = "evaluation/env_runners/success_rate"
+
+
+def stable_baselines(env_id: str, steps: int) -> None:
+    """The peer: SB3 SAC + HER with the job's settings, printing its curve as one JSON line."""
+    import gymnasium as gym
+    import yaml
+    from stable_baselines3 import SAC, HerReplayBuffer
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        import gymnasium_robotics
+    gym.register_envs(gymnasium_robotics)
+    job = yaml.safe_load((ROOT / "jobs" / f"{JOBS[env_id][0]}.yaml").read_text())
+    training = job["training"]
+    model = SAC(
+        "MultiInputPolicy",
+        gym.make(env_id),
+        replay_buffer_class=HerReplayBuffer,
+        replay_buffer_kwargs={"n_sampled_goal": job["her"]["k"], "goal_selection_strategy": job["her"]["strategy"]},
+        learning_rate=training["actor_lr"],
+        gamma=training["gamma"],
+        tau=training["tau"],
+        batch_size=training["train_batch_size_per_learner"],
+        buffer_size=training["replay_buffer_config"]["capacity"],
+        learning_starts=training["num_steps_sampled_before_learning_starts"],
+        policy_kwargs={"net_arch": job["policy"]["model_config"]["fcnet_hiddens"]},
+        seed=job["seed"],
+    )
+    test_env = gym.make(env_id)
+    curve, train_s = [], 0.0
+    while model.num_timesteps < steps:
+        start = time.time()
+        model.learn(1000, reset_num_timesteps=False)
+        train_s += time.time() - start
+        curve.append((model.num_timesteps, _sb3_success(model, test_env)))
+    print(json.dumps({"curve": curve, "train_s": train_s}))
+
+
+def _sb3_success(model, env) -> float:
+    successes = 0.0
+    for episode in range(EVAL_EPISODES):
+        obs, _ = env.reset(seed=10_000 + episode)
+        done = False
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        successes += info["is_success"]
+    return successes / EVAL_EPISODES
+
+
+def rapid_curve(env_id: str, steps: int, her: bool, storage: str) -> dict:
+    job, _ = JOBS[env_id]
+    overrides = [f"stop.env_steps={steps}", "stop.metric={}", "stop.wall_time_s=100000", "evaluation.every=5",
+                 f"evaluation.episodes={EVAL_EPISODES}", f"checkpoint.every={10**6}"]
+    if not her:
+        overrides.append("her=null")
+    figures = run_rapid(ROOT / "jobs" / f"{job}.yaml", overrides, storage, job)
+    table = figures["table"]
+    pairs = zip(table["env_steps"], table.get(SUCCESS, []), strict=False)
+    curve = [(s, v) for s, v in pairs if v is not None and not math.isnan(v)]
+    return {"curve": curve, "train_s": figures["train_s"], "env_steps": figures["env_steps"]}
+
+
+def steps_to(curve: list, level: float) -> float | None:
+    """The first env-step count at which test success reached `level` (None: never)."""
+    return next((s for s, v in curve if v >= level), None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--reach-steps", type=int, default=JOBS["FetchReach-v4"][1])
+    parser.add_argument("--push-steps", type=int, default=JOBS["FetchPush-v4"][1])
+    parser.add_argument("--sb3", nargs=2, metavar=("ENV", "STEPS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sb3:
+        stable_baselines(args.sb3[0], int(args.sb3[1]))
+        return
+    budgets = {"FetchReach-v4": 1500} if args.quick else {"FetchReach-v4": args.reach_steps, "FetchPush-v4": args.push_steps}
+    arms = ("rapid_her",) if args.quick else ("rapid_her", "rapid_no_her", "sb3_her")
+    result: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as storage:
+        for env_id, steps in budgets.items():
+            result[env_id] = {}
+            for arm in arms:
+                if arm == "sb3_her":
+                    run = run_baseline(__file__, ["--sb3", env_id, str(steps)])
+                else:
+                    run = rapid_curve(env_id, steps, her=arm == "rapid_her", storage=storage)
+                curve = run["curve"]
+                final_steps, final_success = curve[-1]
+                result[env_id][arm] = {
+                    "env_steps": final_steps,
+                    "success_final": final_success,
+                    "steps_to_0.9": steps_to(curve, 0.9),
+                    "s_per_100k_env_steps": round(run["train_s"] / final_steps * 100_000, 1),
+                }
+                print(f"{env_id} {arm:13s} " + " ".join(f"{s:,.0f}:{v:.2f}" for s, v in curve), flush=True)
+    for env_id, arms_result in result.items():
+        print(f"\n{env_id}: test success (10 deterministic episodes)")
+        print(f"  {'arm':14s} {'env steps':>10} {'final':>6} {'steps to 0.9':>13} {'s per 100k steps':>17}")
+        for arm, r in arms_result.items():
+            reached = "never" if r["steps_to_0.9"] is None else f"{r['steps_to_0.9']:,.0f}"
+            print(f"  {arm:14s} {r['env_steps']:10,.0f} {r['success_final']:6.2f} {reached:>13}"
+                  f" {r['s_per_100k_env_steps']:17,.0f}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
