@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import torch
-from conftest import ROOT, Head, rapid, results_of
+from conftest import ROOT, Head, embedded_env, rapid, results_of
 
 
 def test_sweep_runs_each_grid_point_and_names_the_best(ray_head: Head, tmp_path: Path) -> None:
@@ -26,6 +26,19 @@ def test_sweep_runs_each_grid_point_and_names_the_best(ray_head: Head, tmp_path:
     table = pq.read_table(run / "metrics.parquet").to_pydict()
     assert len(set(table["trial_id"])) == 2
     assert (run / "plots" / "episode_return_mean.png").is_file()
+
+
+def test_a_grouped_sweep_reports_each_groups_mean_and_spread(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/her_vs_no_her.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    env=embedded_env())
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "her_vs_no_her")
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["groups"]) == {'her={"k": 4, "strategy": "future"}', "her=null"}
+    assert all(g["trials"] == 1 and 0.0 <= g["min"] <= g["mean"] <= g["max"] <= 1.0 for g in summary["groups"].values())
+    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    assert set(table["group"]) == set(summary["groups"])
+    assert (run / "plots" / "evaluation_env_runners_success_rate_by_her.png").stat().st_size > 10_000
 
 
 def module_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
