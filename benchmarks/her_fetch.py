@@ -6,8 +6,8 @@ same job without HER, and stable-baselines3's SAC+HER, side by side on one machi
   Success is `evaluation/env_runners/success_rate`: 10 deterministic episodes every 5 iterations.
 - stable-baselines3 2.9.2 (a peer researchers use; installed for this benchmark only:
   `pip install stable-baselines3==2.9.2`): SAC + HerReplayBuffer (future, k=4) with the same
-  networks (3 x 256 ReLU), learning rates, batch, discount, tau, buffer and warm-up; its
-  default of one update per env step. Success: 10 deterministic episodes every 1,000 steps.
+  networks (3 x 256, the job's activation), learning rates, batch, discount, tau, buffer and
+  warm-up; its default of one update per env step. Success: 10 deterministic episodes every 1,000 steps.
 Each arm is a fresh process; wall-clock per 100k env steps is measured over the whole arm.
 
     python benchmarks/her_fetch.py                      # FetchReach 3k + FetchPush 15k env steps per arm
@@ -33,27 +33,32 @@ SUCCESS = "evaluation/env_runners/success_rate"
 def stable_baselines(env_id: str, steps: int) -> None:
     """The peer: SB3 SAC + HER with the job's settings, printing its curve as one JSON line."""
     import gymnasium as gym
-    import yaml
+    import torch
     from stable_baselines3 import SAC, HerReplayBuffer
+
+    from rapid.platform.spec_file import load_spec
 
     with contextlib.redirect_stderr(io.StringIO()):
         import gymnasium_robotics
     gym.register_envs(gymnasium_robotics)
-    job = yaml.safe_load((ROOT / "jobs" / f"{JOBS[env_id][0]}.yaml").read_text())
-    training = job["training"]
+    job = load_spec(ROOT / "jobs" / f"{JOBS[env_id][0]}.yaml").job
+    training = job.training
     model = SAC(
         "MultiInputPolicy",
         gym.make(env_id),
         replay_buffer_class=HerReplayBuffer,
-        replay_buffer_kwargs={"n_sampled_goal": job["her"]["k"], "goal_selection_strategy": job["her"]["strategy"]},
+        replay_buffer_kwargs={"n_sampled_goal": job.her.k, "goal_selection_strategy": job.her.strategy},
         learning_rate=training["actor_lr"],
         gamma=training["gamma"],
         tau=training["tau"],
         batch_size=training["train_batch_size_per_learner"],
         buffer_size=training["replay_buffer_config"]["capacity"],
         learning_starts=training["num_steps_sampled_before_learning_starts"],
-        policy_kwargs={"net_arch": job["policy"]["model_config"]["fcnet_hiddens"]},
-        seed=job["seed"],
+        policy_kwargs={
+            "net_arch": job.policy.model_config_["fcnet_hiddens"],
+            "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[job.policy.model_config_["fcnet_activation"]],
+        },
+        seed=job.seed,
     )
     test_env = gym.make(env_id)
     curve, train_s = [], 0.0
@@ -74,7 +79,7 @@ def _sb3_success(model, env) -> float:
             action, _ = model.predict(obs, deterministic=True)
             obs, _, terminated, truncated, info = env.step(action)
             done = terminated or truncated
-        successes += info["is_success"]
+        successes += float(info["is_success"])
     return successes / EVAL_EPISODES
 
 

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
+import ray
+from conftest import ROOT, Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
 from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space
 
 from rapid.platform.registry import ENVS
+from rapid.platform.spec_file import load_spec
+from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 from rapid.training.her import HindsightReplayBuffer, goal_layout
 
 GAMMA = 0.98
@@ -188,3 +191,27 @@ def test_sac_her_on_fetch_reach_checkpoints_resumes_and_logs_success(ray_head: H
     checkpoint = sorted((run / "checkpoints").glob("checkpoint_*"))[-1]
     state = pickle.loads((checkpoint / "learner_group/learner/rl_module/default_policy/module_state.pkl").read_bytes())
     assert float(state["obs_norm.count"]) > 100, "the input normalization learned from learner batches and was saved"
+
+
+def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
+    """RLlib's new stack checkpoints leave the buffer out; rapid's trainable saves and restores it."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    try:
+        job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke").job
+        config = {"job": rllib_body(job)}
+        first = RLlibJobTrainable(config=config)
+        for _ in range(3):
+            first.train()
+        stored = first.algo.local_replay_buffer
+        first.save_checkpoint(str(tmp_path))
+        second = RLlibJobTrainable(config=config)
+        assert second.algo.local_replay_buffer.get_num_timesteps() == 0
+        second.load_checkpoint(str(tmp_path))
+        restored = second.algo.local_replay_buffer
+        assert restored.get_num_timesteps() == stored.get_num_timesteps() > 0
+        assert [e.id_ for e in restored.episodes] == [e.id_ for e in stored.episodes]
+        second.train()
+        first.stop()
+        second.stop()
+    finally:
+        ray.shutdown()

@@ -73,6 +73,7 @@ class Checkpoint(Strict):
     every: int = Field(10, ge=1, description="iterations between checkpoints")
     keep: int | None = Field(3, ge=1, description="newest checkpoints kept (null: all)")
     at_end: bool = Field(True, description="also save when the run stops")
+    replay_buffer: bool = Field(True, description="off-policy jobs save their replay buffer too: a resumed run keeps its data")
 
 
 class Evaluation(Strict):

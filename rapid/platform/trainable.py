@@ -5,7 +5,9 @@ either way Tune gives checkpoints, `FailureConfig` restarts and resume. The tria
 is `{"job": <rllib job body>}` so the spec itself travels to whichever node runs it.
 """
 
+import pickle
 import uuid
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -19,6 +21,8 @@ from rapid.platform.spec import RLlibJob
 from rapid.training import central_state
 
 MODULE_WEIGHTS = "learner_group/learner/rl_module"
+# RLlib's new API stack leaves an off-policy algorithm's replay buffer out of its checkpoints.
+REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 
 
 def rllib_body(job: RLlibJob) -> dict[str, Any]:
@@ -65,10 +69,16 @@ class RLlibJobTrainable(tune.Trainable):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.algo.save_to_path(checkpoint_dir)
         central_state.save(self.central, checkpoint_dir)
+        buffer = self.algo.local_replay_buffer
+        if buffer is not None and self.job.checkpoint.replay_buffer:
+            Path(checkpoint_dir, REPLAY_BUFFER_FILE).write_bytes(pickle.dumps(buffer.get_state(), protocol=5))
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         self.algo.restore_from_path(checkpoint_dir)
         central_state.restore(self.central, checkpoint_dir)
+        saved = Path(checkpoint_dir, REPLAY_BUFFER_FILE)
+        if self.algo.local_replay_buffer is not None and saved.is_file():
+            self.algo.local_replay_buffer.set_state(pickle.loads(saved.read_bytes()))
 
     def cleanup(self) -> None:
         self.algo.stop()
