@@ -88,7 +88,9 @@ def test_future_goals_come_from_later_in_the_episode_with_recomputed_rewards(epi
         assert transition.get_rewards(0) == pytest.approx(float(reward_of(next_achieved, goal, None)))
     share = relabelled / len(transitions)
     assert 0.76 < share < 0.84, f"k=4 relabels 4/5 of samples, got {share:.3f}"
-    np.testing.assert_array_equal(source.get_observations(0)[layout["desired_goal"]], original_goal), "buffer untouched"
+    stored = replay.episodes[0]
+    np.testing.assert_array_equal(np.asarray(stored.get_observations(slice(0, 51)))[:, layout["desired_goal"]],
+                                  np.repeat(original_goal[None], 51, axis=0), err_msg="relabelling left the stored episode alone")
 
 
 def test_relabelled_samples_follow_k(episode) -> None:
@@ -143,16 +145,21 @@ def test_n_step_rewards_are_recomputed_per_step(episode, reward_of) -> None:
     replay = buffer("future")
     replay.add([source])
     goal0 = source.get_observations(0)[replay.layout["desired_goal"]]
-    checked = 0
-    for transition in sample(replay, 300, n_step=3):
+    checked, at_end = 0, 0
+    for transition in sample(replay, 1000, n_step=3):
         goal = transition.get_observations(0)[replay.layout["desired_goal"]]
         t = transition.t_started
-        if np.allclose(goal, goal0) or t + 3 > len(source):
+        if np.allclose(goal, goal0):
             continue
-        expected = sum(GAMMA**i * float(reward_of(achieved[t + 1 + i], goal, None)) for i in range(3))
+        steps = min(3, len(source) - t)  # fewer at the episode's end
+        expected = sum(GAMMA**i * float(reward_of(achieved[t + 1 + i], goal, None)) for i in range(steps))
         assert transition.get_rewards(0) == pytest.approx(expected)
+        assert transition.extra_model_outputs["n_step"][0] == steps, "the target discounts by the steps taken"
+        np.testing.assert_allclose(transition.get_observations(1), np.concatenate(
+            [achieved[t + steps], goal, source.get_observations(t + steps)[replay.layout["observation"]]]), rtol=1e-6)
         checked += 1
-    assert checked > 100
+        at_end += steps < 3
+    assert checked > 500 and at_end > 0
 
 
 @pytest.mark.parametrize(
@@ -203,6 +210,7 @@ def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
         for _ in range(3):
             first.train()
         stored = first.algo.local_replay_buffer
+        saved_steps = stored.get_num_timesteps()
         first.save_checkpoint(str(tmp_path))
         second = RLlibJobTrainable(config=config)
         assert second.algo.local_replay_buffer.get_num_timesteps() == 0
@@ -211,6 +219,10 @@ def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
         assert restored.get_num_timesteps() == stored.get_num_timesteps() > 0
         assert [e.id_ for e in restored.episodes] == [e.id_ for e in stored.episodes]
         second.train()
+        first.train()
+        first.load_checkpoint(str(tmp_path))  # restoring into a trainable that already holds data
+        assert first.algo.local_replay_buffer.get_num_timesteps() == saved_steps
+        first.train()
         first.stop()
         second.stop()
     finally:

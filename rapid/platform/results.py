@@ -54,14 +54,14 @@ def group_label(config: dict[str, Any], key: str) -> str:
 
 
 def group_summary(rows: list[dict[str, Any]], metric: str, mode: str = "max") -> dict[str, dict[str, float]]:
-    """Per group: how many trials, and the mean, min and max over its trials of each trial's best value."""
-    bests: dict[str, list[float]] = {}
+    """Per group: how many trials, and the mean, min and max of the trials' best values (when any reported one)."""
+    summary: dict[str, dict[str, float]] = {}
     for label, trial_rows in group_trials(rows).items():
-        bests[label] = [best_value(r, metric, mode) for r in trial_rows.values()]
-    return {
-        label: {"trials": len(values), "mean": statistics.fmean(values), "min": min(values), "max": max(values)}
-        for label, values in bests.items()
-    }
+        values = [v for v in (best_value(r, metric, mode) for r in trial_rows.values()) if not math.isnan(v)]
+        summary[label] = {"trials": len(trial_rows)}
+        if values:  # trials that never reported the metric count, but have no value to average
+            summary[label].update(mean=statistics.fmean(values), min=min(values), max=max(values))
+    return summary
 
 
 def draw_plots(

@@ -78,6 +78,8 @@ class RLlibJobTrainable(tune.Trainable):
         central_state.restore(self.central, checkpoint_dir)
         saved = Path(checkpoint_dir, REPLAY_BUFFER_FILE)
         if self.algo.local_replay_buffer is not None and saved.is_file():
+            # RLlib's set_state only refills an empty buffer's episodes: start from a fresh one.
+            self.algo.local_replay_buffer = self.algo._create_local_replay_buffer_if_necessary(self.algo.config)
             self.algo.local_replay_buffer.set_state(pickle.loads(saved.read_bytes()))
 
     def cleanup(self) -> None:

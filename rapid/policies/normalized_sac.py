@@ -9,6 +9,7 @@ DefaultSACTorchRLModule, built from `model_config` (fcnet_hiddens, ...) by its c
 
 from typing import Any
 
+import gymnasium as gym
 from ray.rllib.algorithms.sac.torch.default_sac_torch_rl_module import DefaultSACTorchRLModule
 from ray.rllib.core.columns import Columns
 
@@ -19,6 +20,8 @@ class NormalizedSACModule(DefaultSACTorchRLModule):
     """Normalizes OBS (and NEXT_OBS in training) before RLlib's SAC networks see them."""
 
     def setup(self) -> None:
+        if not isinstance(self.observation_space, gym.spaces.Box) or len(self.observation_space.shape) != 1:
+            raise ValueError(f"normalized_sac needs flat Box observations (a vector), got {self.observation_space}")
         super().setup()
         self.obs_norm = RunningNorm(self.observation_space.shape[0])
 

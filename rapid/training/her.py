@@ -68,6 +68,7 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
         goal_env = ENVS.get(env)(dict(env_config))
         self.compute_reward = goal_env.unwrapped.compute_reward
         self.layout = goal_layout(goal_env.observation_space)
+        goal_env.close()
         self.strategy = strategy
         # k relabelled goals per real one: the share relabelled is k / (k + 1) (0.8 for k = 4).
         self.relabel_probability = 0.0 if strategy is None else 1.0 - 1.0 / (1 + k)
@@ -97,7 +98,7 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
             episode_index, t = self._indices[pick]
             episode = self.episodes[episode_index - self._num_episodes_evicted]
             steps = min(n_step, len(episode) - t)
-            transitions.append(self._transition(episode, t, steps, gamma, include_extra_model_outputs, n_step, lookback))
+            transitions.append(self._transition(episode, t, steps, gamma, include_extra_model_outputs, lookback))
             if relabel:
                 goal_step = self._goal_step(t + steps, len(episode))
                 goals.append(episode.get_observations(goal_step)[self.layout["achieved_goal"]])
@@ -112,7 +113,7 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
 
     @staticmethod
     def _transition(
-        episode: SingleAgentEpisode, t: int, steps: int, gamma: float, extra_outputs: bool, n_step: int, lookback: int
+        episode: SingleAgentEpisode, t: int, steps: int, gamma: float, extra_outputs: bool, lookback: int
     ) -> SingleAgentEpisode:
         """(o_t, a_t, discounted reward over `steps`, o_t+steps) as a one-step episode, as RLlib's buffer returns it."""
         rewards = np.asarray(episode.get_rewards(slice(t, t + steps)), dtype=np.float64)
@@ -135,8 +136,9 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
             t_started=t,
             len_lookback_buffer=0,
         )
-        # What RLlib's DQN/SAC loss reads besides the transition: its n and a unit weight (no prioritization).
-        transition.extra_model_outputs["n_step"] = InfiniteLookbackBuffer(np.full((1 + lookback,), n_step), lookback=lookback)
+        # What RLlib's SAC loss reads besides the transition: the discount exponent (the steps
+        # actually taken: fewer than n at an episode's end) and a unit weight (no prioritization).
+        transition.extra_model_outputs["n_step"] = InfiniteLookbackBuffer(np.full((1 + lookback,), steps), lookback=lookback)
         transition.extra_model_outputs["weights"] = InfiniteLookbackBuffer(np.ones((1 + lookback,)), lookback=lookback)
         return transition
 
