@@ -37,3 +37,19 @@ def run_baseline(script: str, args: list[str]) -> dict[str, float]:
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     figures["wall_s"] = time.time() - start
     return figures
+
+
+def train_plain(config: Any, iterations: int) -> dict[str, float]:
+    """A baseline's loop: build the AlgorithmConfig's algorithm, train `iterations` times, shut
+    Ray down; env steps sampled and the seconds spent inside training iterations."""
+    import ray
+
+    algo = config.build_algo()
+    train_s, steps = 0.0, 0.0
+    for _ in range(iterations):
+        result = algo.train()
+        train_s += result["time_this_iter_s"]
+        steps = result["num_env_steps_sampled_lifetime"]
+    algo.stop()
+    ray.shutdown()
+    return {"env_steps": steps, "train_s": train_s}

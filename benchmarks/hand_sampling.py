@@ -20,7 +20,7 @@ import statistics
 import tempfile
 
 import yaml
-from common import ROOT, run_baseline, run_rapid
+from common import ROOT, run_baseline, run_rapid, train_plain
 
 SPEC = ROOT / "jobs" / "shadow_hand_dr.yaml"
 
@@ -56,15 +56,7 @@ def plain_rllib(runners: int, envs: int, iterations: int) -> None:
             num_epochs=training["num_epochs"],
         )
     )
-    algo = config.build_algo()
-    train_s, steps = 0.0, 0.0
-    for _ in range(iterations):
-        result = algo.train()
-        train_s += result["time_this_iter_s"]
-        steps = result["num_env_steps_sampled_lifetime"]
-    algo.stop()
-    ray.shutdown()
-    print(json.dumps({"env_steps": steps, "train_s": train_s}))
+    print(json.dumps(train_plain(config, iterations)))
 
 
 def main() -> None:

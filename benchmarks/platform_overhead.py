@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 import yaml
-from common import ROOT, run_baseline, run_rapid
+from common import ROOT, run_baseline, run_rapid, train_plain
 
 SPEC = ROOT / "jobs" / "quickstart.yaml"
 
@@ -47,15 +47,7 @@ def plain_rllib(iterations: int) -> None:
         .rl_module(model_config=spec["policy"]["model_config"])
         .debugging(seed=spec["seed"])
     )
-    algo = config.build_algo()
-    train_s, steps = 0.0, 0.0
-    for _ in range(iterations):
-        result = algo.train()
-        train_s += result["time_this_iter_s"]
-        steps = result["num_env_steps_sampled_lifetime"]
-    algo.stop()
-    ray.shutdown()
-    print(json.dumps({"env_steps": steps, "train_s": train_s, "wall_s": time.time() - start}))
+    print(json.dumps({**train_plain(config, iterations), "wall_s": time.time() - start}))
 
 
 def run_plain(iterations: int) -> dict[str, float]:

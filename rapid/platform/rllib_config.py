@@ -43,8 +43,8 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
     else:
         config.rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=dict(job.policy.model_config_)))
     config.training(**job.training)
-    goal_env = ENVS.entry(job.env).extra.get("goal_env", False)
-    if goal_env or job.her is not None:
+    env_entry = ENVS.entry(job.env)
+    if env_entry.extra.get("goal_env", False) or job.her is not None:
         _hindsight(config, job)
     if job.evaluation is not None:
         ev = job.evaluation
@@ -55,7 +55,7 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
             evaluation_num_env_runners=ev.env_runners,
             evaluation_config={"explore": ev.explore, "env_config": {**job.env_config, **ev.env_config}},
         )
-    episode_metrics = ENVS.entry(job.env).extra.get("episode_metrics")
+    episode_metrics = env_entry.extra.get("episode_metrics")
     if episode_metrics:
         config.callbacks(on_episode_end=partial(log_final_info, episode_metrics))
     if job.seed is not None:
