@@ -16,7 +16,7 @@ from rapid.platform.errors import RapidError
 from rapid.platform.registry import ENVS, SCHEDULERS, SEARCHERS, TRAINABLES
 from rapid.platform.search_space import sample_value
 from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
-from rapid.platform.spec_file import load_stage, trial_config
+from rapid.platform.spec_file import load_stage, sample_trial_config, trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 from rapid.training.adr import ADRSettings
 from rapid.training.her import goal_env_problem
@@ -88,6 +88,9 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
         return rllib_trial_resources(rllib_body(job), f"job '{job.name}'")
     make_searcher(job)
     make_scheduler(job)
+    check_data = TRAINABLES.entry(job.trainable).extra.get("check_data")
+    if check_data is not None:
+        check_data(sample_trial_config(job), f"sweep '{job.name}'")
     if TRAINABLES.get(job.trainable) is RLlibJobTrainable:
         body = trial_config(job, lambda key, space: sample_value(space))
         check_env_config(RLlibJob.model_validate({"name": job.name, **body}))

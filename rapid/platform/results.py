@@ -13,6 +13,8 @@ from rapid.platform.plots import GROUP, group_trials, run_plots
 from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
 
 PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
+# metrics.parquet is rewritten whole: a sweep of 1,000 short trials reports hundreds of rows a second.
+WRITE_EVERY_S = 1.0
 
 
 class RunRecorder(Callback):
@@ -21,20 +23,32 @@ class RunRecorder(Callback):
     def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> None:
         self.run, self.job, self.metric, self.figures, self.group_by = run, job, metric, figures, group_by
         self.rows = run.read_rows()
-        self._plotted_at = 0.0
+        self._last_iteration = {r.get("trial_id"): r.get("iteration", 0) for r in self.rows}
+        self._plotted_at = self._written_at = 0.0
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = row_from_tune_result(result)
         if self.group_by is not None:
             row[GROUP] = group_label(result.get("config", {}), self.group_by)
         # A trial restored from a checkpoint repeats the iterations after it: the new rows win.
-        self.rows = [
-            r for r in self.rows if r.get("trial_id") != row["trial_id"] or r.get("iteration", 0) < row["iteration"]
-        ]
+        if row["iteration"] <= self._last_iteration.get(row["trial_id"], 0):
+            self.rows = [r for r in self.rows if r.get("trial_id") != row["trial_id"] or r.get("iteration", 0) < row["iteration"]]
+        self._last_iteration[row["trial_id"]] = row["iteration"]
         self.rows.append(row)
-        self.run.write_rows(self.rows)
+        if time.monotonic() - self._written_at > WRITE_EVERY_S:
+            self.write()
         if time.monotonic() - self._plotted_at > PLOT_EVERY_S:
             self.draw()
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
+        self.write()  # every row up to a checkpoint is on disk: a resumed run repeats only what follows
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        self.write()
+
+    def write(self) -> None:
+        self._written_at = time.monotonic()
+        self.run.write_rows(self.rows)
 
     def draw(self) -> None:
         self._plotted_at = time.monotonic()

@@ -105,6 +105,7 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
             search_alg=make_searcher(job),
             scheduler=make_scheduler(job),
             trial_dirname_creator=sweep_trial_dir,
+            reuse_actors=TRAINABLES.entry(job.trainable).extra.get("reuse_actors", False),
         )
     return tune.Tuner(trainable, param_space=space, tune_config=tune_config, run_config=run_config)
 
@@ -164,6 +165,7 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
             }
             for r in results
         ]
+        summary["trial_iterations_total"] = sum(r.metrics.get("training_iteration", 0) for r in results)
         if job.group_by is not None:
             summary["groups"] = group_summary(rows, job.metric, mode)
     return summary

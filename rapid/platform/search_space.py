@@ -7,7 +7,12 @@ from ray import tune
 from rapid.platform.errors import did_you_mean
 
 # YAML key -> Tune function. These take the YAML list itself: {choice: [a, b, c]} ...
-LIST_DOMAINS = {"grid_search": tune.grid_search, "choice": tune.choice}
+LIST_DOMAINS = {
+    "grid_search": tune.grid_search,
+    "choice": tune.choice,
+    # {grid_range: [0, 1000]}: every integer in [0, 1000), e.g. each row of a recorded-curve file.
+    "grid_range": lambda args: tune.grid_search(list(range(*args))),
+}
 # ... and these take its items as arguments: {loguniform: [1e-4, 1e-2]}.
 ARGS_DOMAINS = {
     "uniform": tune.uniform,

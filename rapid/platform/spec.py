@@ -285,14 +285,22 @@ class SweepJob(JobCommon):
     stop: Stop
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     max_failures: int = Field(1, ge=0, description="restarts per trial after a crash")
-    group_by: str | None = Field(None, description="a param_space key: the report plots each value's mean and spread")
+    group_by: str | None = Field(
+        None,
+        description="a param_space key (or one the searcher sets, e.g. epsilon): the report gives each value's mean and spread",
+    )
 
     @field_validator("group_by")
     @classmethod
     def _group_by_a_searched_key(cls, key: str | None, info: ValidationInfo) -> str | None:
-        searched = info.data.get("param_space") or {}
+        searched = list(info.data.get("param_space") or {})
+        search = info.data.get("search")
+        suggestion = registry.SEARCHERS.entry(search.name).extra.get("suggestion") if search else None
+        searched += list(suggestion(info.data.get("config") or {})) if suggestion else []
         if key is not None and key not in searched:
-            raise ValueError(f"expected one of the param_space keys ({', '.join(searched) or 'none'}), got {key!r}")
+            raise ValueError(
+                f"expected a param_space key or one the searcher sets ({', '.join(searched) or 'none'}), got {key!r}"
+            )
         return key
 
     @field_validator("trainable")

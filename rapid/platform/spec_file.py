@@ -164,9 +164,20 @@ def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
             to_tune(key, space)
         except ValueError as err:
             raise RapidError(f"{source}: {err}") from None
+    searcher = registry.SEARCHERS.entry(job.search.name).extra
+    if "check_sweep" in searcher:
+        searcher["check_sweep"](job, source)
     check = registry.TRAINABLES.entry(job.trainable).extra.get("check_config")
     if check is not None:
-        check(trial_config(job, lambda key, space: sample_value(space)), source, lines)
+        check(sample_trial_config(job), source, lines)
+
+
+def sample_trial_config(job: SweepJob) -> dict[str, Any]:
+    """A config one trial could get: a sample of each search space, and what the searcher adds
+    itself (the metaqnn searcher's network), so the trainable's own check sees a whole config."""
+    config = trial_config(job, lambda key, space: sample_value(space))
+    suggestion = registry.SEARCHERS.entry(job.search.name).extra.get("suggestion")
+    return {**config, **suggestion(config)} if suggestion else config
 
 
 def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[KeyPath, int]) -> None:

@@ -1,0 +1,168 @@
+"""MetaQNN (Baker et al. 2017) as a Tune Searcher: a Q-learning agent that designs a CNN layer by layer.
+
+Each suggestion walks the state space from the start state, epsilon-greedy on the Q-table,
+until it picks a terminal layer; the trial trains that network, and its best validation
+accuracy is the reward of the terminal transition. After every scored network the agent
+replays sampled trajectories from its memory, each updated from its last transition back to its
+first. A network sampled again is not trained again: its stored accuracy is reused.
+"""
+
+import pickle
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, Strict
+from ray.tune.search import Searcher
+
+from rapid.sweeps.image_datasets import dataset_shape
+from rapid.sweeps.metaqnn_space import Layer, Rules, StateSpace, full_net
+
+# (epsilon, networks sampled at it): 1,500 random networks, then ever greedier (2,700 in all).
+PAPER_SCHEDULE = [(1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), *((e / 10, 150) for e in range(6, 0, -1))]
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=1)]
+
+
+class MetaQNNSettings(BaseModel):
+    """The searcher's options in a spec (`search.options`); the paper's values are the defaults."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # YAML gives [epsilon, networks] as a list: read it laxly as a tuple, its numbers still strictly.
+    epsilon_schedule: list[Annotated[tuple[Probability, Count], Strict(False)]] = Field(
+        PAPER_SCHEDULE, min_length=1, description="[epsilon, networks] stages, in order"
+    )
+    learning_rate: float = Field(0.01, gt=0, le=1, description="Q-learning rate alpha")
+    discount: float = Field(1.0, ge=0, le=1, description="gamma: 1, no discount (the reward comes at the end only)")
+    initial_q: float = Field(0.5, description="Q of a state-action never updated")
+    replay_samples: int = Field(100, ge=0, description="trajectories replayed from memory after each scored network")
+    space: StateSpace = Field(default_factory=StateSpace)
+    seed: int = Field(0, description="seed of the agent's exploration")
+
+    @property
+    def networks(self) -> int:
+        return sum(count for _, count in self.epsilon_schedule)
+
+
+def net_key(net: list[str]) -> str:
+    return ", ".join(net)
+
+
+class MetaQNNSearcher(Searcher):
+    """Suggests `{"net": [...layers], "epsilon": e}`; the trainable (`cnn`) trains the net."""
+
+    def __init__(self, metric: str | None = None, mode: str | None = None, **options: Any) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.settings = MetaQNNSettings.model_validate(options)
+        self.rules: Rules | None = None
+        self.q: dict[str, dict[str, float]] = {}
+        self.memory: list[tuple[list[str], float]] = []  # replay memory: (network, accuracy)
+        self.scores: dict[str, float] = {}  # network -> its accuracy, never trained twice
+        self.history: list[dict[str, Any]] = []  # every sampled network: net, epsilon, accuracy, trained
+        self.sampled = 0
+        self.running: dict[str, tuple[list[str], float]] = {}  # trial id -> (network, epsilon)
+        self.best_seen: dict[str, float] = {}  # trial id -> best metric reported so far
+        self.waiting: dict[str, list[float]] = {}  # network -> epsilons of samples waiting for its running trial
+        self.rng = np.random.default_rng(self.settings.seed)
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
+        """The trainable's fixed config names the dataset: its image size and classes bound the space."""
+        self._metric, self._mode = self._metric or metric, self._mode or mode
+        channels_size, classes = dataset_shape(config.get("dataset", "digits"))
+        self.rules = Rules(self.settings.space, channels_size[-1], classes)
+        return True
+
+    def epsilon(self) -> float:
+        """Epsilon of the next network to sample, from the schedule."""
+        seen = 0
+        for epsilon, count in self.settings.epsilon_schedule:
+            seen += count
+            if self.sampled < seen:
+                return epsilon
+        return self.settings.epsilon_schedule[-1][0]
+
+    def q_value(self, state_key: str, action: Layer) -> float:
+        return self.q.get(state_key, {}).get(str(action), self.settings.initial_q)
+
+    def sample_net(self, epsilon: float) -> list[str]:
+        """Walk from the start state, epsilon-greedy on Q, to a terminal layer."""
+        state, actions = self.rules.start(), []
+        while not actions or not actions[-1].terminal:
+            allowed = self.rules.actions(state)
+            if self.rng.random() < epsilon:
+                action = allowed[self.rng.integers(len(allowed))]
+            else:
+                values = np.array([self.q_value(self.rules.key(state), a) for a in allowed])
+                best = np.flatnonzero(values == values.max())
+                action = allowed[best[self.rng.integers(len(best))]]
+            actions.append(action)
+            state = self.rules.step(state, action)
+        return full_net(actions)
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        while self.sampled < self.settings.networks:
+            epsilon = self.epsilon()
+            net = self.sample_net(epsilon)
+            self.sampled += 1
+            key = net_key(net)
+            if key in self.scores:
+                self._learn(net, self.scores[key], epsilon, trained=False)
+            elif key in self.waiting:
+                self.waiting[key].append(epsilon)
+            else:
+                self.waiting[key] = []
+                self.running[trial_id] = (net, epsilon)
+                return {"net": net, "epsilon": epsilon}
+        return Searcher.FINISHED
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        value = result.get(self._metric)
+        if isinstance(value, int | float):
+            self.best_seen[trial_id] = max(self.best_seen.get(trial_id, -np.inf), float(value))
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        """The reward is the best validation accuracy the trial reported; a failed trial scores nothing."""
+        if result is not None:
+            self.on_trial_result(trial_id, result)
+        net, epsilon = self.running.pop(trial_id, (None, None))
+        accuracy = self.best_seen.pop(trial_id, None)
+        if net is None:
+            return
+        repeats = self.waiting.pop(net_key(net), [])
+        if error or accuracy is None:
+            return
+        self.scores[net_key(net)] = accuracy
+        for index, eps in enumerate([epsilon, *repeats]):
+            self._learn(net, accuracy, eps, trained=index == 0)
+
+    def _learn(self, net: list[str], accuracy: float, epsilon: float, trained: bool) -> None:
+        self.history.append({"net": net, "epsilon": epsilon, "accuracy": accuracy, "trained": trained})
+        self.memory.append((net, accuracy))
+        for index in self.rng.integers(len(self.memory), size=self.settings.replay_samples):
+            self.update(*self.memory[index])
+
+    def update(self, net: list[str], accuracy: float) -> None:
+        """One trajectory's Q-learning updates, from the terminal transition back to the first:
+        Q(s,a) <- (1 - alpha) Q(s,a) + alpha (r + gamma max_a' Q(s',a')), r = accuracy at the end only."""
+        alpha, gamma = self.settings.learning_rate, self.settings.discount
+        steps = self.rules.trajectory(net)
+        for index in reversed(range(len(steps))):
+            state, action = steps[index]
+            if action.terminal:
+                target = accuracy
+            else:
+                following = self.rules.step(state, action)
+                target = gamma * max(self.q_value(self.rules.key(following), a) for a in self.rules.actions(following))
+            row = self.q.setdefault(self.rules.key(state), {})
+            row[str(action)] = (1 - alpha) * self.q_value(self.rules.key(state), action) + alpha * target
+
+    def save(self, checkpoint_path: str) -> None:
+        """Q-table, replay memory, scores, history and the exploration's random state."""
+        with open(checkpoint_path, "wb") as file:
+            pickle.dump(self.__dict__, file)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as file:
+            self.__dict__.update(pickle.load(file))
