@@ -13,18 +13,19 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_rapid(spec: Path, overrides: list[str], storage: str, job: str) -> dict[str, Any]:
-    """`rapid run spec --set ...` on its own embedded Ray; env steps, seconds inside iterations, wall
-    seconds, and the run's metrics table (column -> values)."""
+def run_rapid(spec: Path, overrides: list[str], storage: str, job: str, profile: str | None = None) -> dict[str, Any]:
+    """`rapid run spec [--profile P] --set ...` on its own embedded Ray; env steps, seconds inside
+    iterations, wall seconds, and the run's metrics table (column -> values)."""
     start = time.time()
     args = [sys.executable, "-m", "rapid", "run", str(spec), "--set", f"storage_path={storage}"]
+    args += ["--profile", profile] if profile else []
     for override in overrides:
         args += ["--set", override]
     subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, "RAY_ADDRESS": "local"})
     wall = time.time() - start
     newest = sorted(Path(storage, job).iterdir())[-1]
     table = pq.read_table(newest / "metrics.parquet").to_pydict()
-    return {"env_steps": table["env_steps"][-1], "train_s": sum(table["iteration_s"]), "wall_s": wall, "table": table}
+    return {"env_steps": table.get("env_steps", [None])[-1], "train_s": sum(table["iteration_s"]), "wall_s": wall, "table": table}
 
 
 def run_baseline(script: str, args: list[str]) -> dict[str, float]:

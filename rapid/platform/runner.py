@@ -61,6 +61,10 @@ def _trainable_and_space(job: TuneJob) -> tuple[Any, dict[str, Any]]:
     if isinstance(job, RLlibJob):
         return RLlibJobTrainable, {"job": rllib_body(job), "job_name": job.name}
     space = trial_config(job, to_tune)
+    # Tune runs each trial in its own folder: a relative data path would name nothing there.
+    for key in TRAINABLES.entry(job.trainable).extra.get("path_keys", ()):
+        if isinstance(space.get(key), str):
+            space[key] = os.path.abspath(space[key])
     trainable = TRAINABLES.get(job.trainable)
     if trainable is RLlibJobTrainable:
         return trainable, {"job": space, "job_name": job.name}

@@ -65,7 +65,7 @@ def load_curves(path: str | Path) -> CurveSet:
 
 class LearningCurveReplay(tune.Trainable):
     """Config: `curves` (a curve file) and `row`. Step t reports the recorded value after epoch
-    t, the row's features and `epoch`; the trial is done when the recording ends."""
+    t, `epoch`, `row` and the row's features; the trial is done when the recording ends."""
 
     def setup(self, config: dict[str, Any]) -> None:
         self._load(config)
@@ -79,7 +79,8 @@ class LearningCurveReplay(tune.Trainable):
         self.epoch += 1
         value = float(self.curves.values[self.row, self.epoch - 1])
         features = {k: float(v[self.row]) for k, v in self.curves.features.items()}
-        return {self.curves.metric: value, "epoch": self.epoch, **features, "done": self.epoch >= self.curves.epochs}
+        done = self.epoch >= self.curves.epochs
+        return {self.curves.metric: value, "epoch": self.epoch, "row": self.row, **features, "done": done}
 
     def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
         return {"epoch": self.epoch}

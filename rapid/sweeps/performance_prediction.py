@@ -30,6 +30,8 @@ REGRESSORS = {
     "random_forest": (lambda: RandomForestRegressor(n_estimators=100, random_state=0), {}),
     "linear": (LinearRegression, {}),
 }
+# A model is refitted once the finished trials have grown by a quarter since its last fit.
+REFIT_GROWTH = 1.25
 # Cross-validation folds: they pick the hyperparameters and give the model's error estimate.
 FOLDS = 5
 
@@ -83,10 +85,10 @@ class CurvePredictor:
         return (max if mode == "max" else min)(finals) if finals else math.nan
 
     def _model(self, t: int) -> tuple[RegressorMixin, float]:
-        """The model for t observed epochs, refitted once the finished set has grown by a tenth."""
+        """The model for t observed epochs, refitted as the finished set grows."""
         n = len(self.finished)
         fitted = self._models.get(t)
-        if fitted is None or n >= fitted[2] * 1.1 + 1:
+        if fitted is None or n >= fitted[2] * REFIT_GROWTH:
             x = np.stack([np.concatenate([curve_features(c[:t]), e]) for c, e in self.finished])
             y = np.array([c[-1] for c, _ in self.finished])
             fitted = (*fit_regressor(self.regressor, x, y), n)

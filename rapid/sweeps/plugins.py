@@ -61,6 +61,7 @@ def register_sweep_plugins() -> None:
         "trains a MetaQNN layer list on digits, MNIST, CIFAR-10 or SVHN; reports val_accuracy each epoch",
         check_config=lambda *args: import_attr("rapid.sweeps.cnn_trainable", "check_cnn_config")(*args),
         check_data=lambda *args: import_attr("rapid.sweeps.cnn_trainable", "check_cnn_data")(*args),
+        path_keys=("data_dir",),
         reuse_actors=True,
     )
     TRAINABLES.add(
@@ -68,6 +69,7 @@ def register_sweep_plugins() -> None:
         _lazy("learning_curves", "LearningCurveReplay"),
         "replays a recorded learning curve one epoch per step (judge schedulers on real curves in seconds)",
         check_config=check_curve_config,
+        path_keys=("curves",),
         reuse_actors=True,
     )
     SEARCHERS.add(
