@@ -153,7 +153,7 @@ def test_a_sweep_trial_gets_sampled_params_and_the_sweeps_stop(tmp_path: Path) -
         ("  env: InvertedPendulum-v5", "  env: Invertedpendulum", "config.env (line 6): unknown env 'Invertedpendulum'"),
         ("trainable: rllib", "trainable: rlib", "trainable (line 2): unknown trainable 'rlib'; close names: rllib"),
         ("stop: {iterations: 2}", "stop: {iterations: 2}\nscheduler: {name: ashaa}", "unknown scheduler 'ashaa'; close names: asha"),
-        ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: seeds", "group_by (line 11): expected one of the param_space keys (training.lr, seed), got 'seeds'"),
+        ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: seeds", "group_by (line 11): expected a param_space key or one the searcher sets (training.lr, seed), got 'seeds'"),
     ],
 )
 def test_bad_sweep_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:

@@ -39,7 +39,8 @@ def parse_layer(text: str) -> Layer:
     params = tuple(int(p) for p in match.group(2).split(",")) if match else ()
     if kind not in ARITY or len(params) != ARITY[kind]:
         raise ValueError(
-            f"{text!r} is not a layer; expected C(filters,field,stride), P(field,stride), FC(units), GAP(classes) or SM(classes)"
+            f"{text!r} is not a layer; expected C(filters,field,stride), P(field,stride), FC(units), GAP(classes) or "
+            'SM(classes) (in a YAML [..] list, quote each layer: "C(64,3,1)")'
         )
     return Layer(kind, params)
 
@@ -98,7 +99,8 @@ class Rules:
         return State(None, 0, self.image_size)
 
     def why_not(self, state: State, layer: Layer) -> str | None:
-        """Why `layer` may not follow `state`, or None when it may."""
+        """Why `layer` may not follow `state`, or None when it may. Widths and fields are free here (a
+        hand-written network may use any); the searcher only ever offers the space's candidates."""
         prev = state.layer.kind if state.layer else None
         if state.terminal:
             return "nothing follows a terminal layer"
@@ -114,8 +116,6 @@ class Rules:
             return f"the network already has max_depth={self.space.max_depth} layers; only GAP or SM may follow"
         if prev == "FC" and layer.kind != "FC":
             return "only fully connected or terminal layers follow a fully connected layer"
-        if layer not in self.candidates:
-            return "not in the state space (see its conv_filters, conv_fields, pools and fc_units)"
         if layer.kind == "C" and layer.params[1] > state.size:
             return f"receptive field {layer.params[1]} is larger than the {state.size}x{state.size} representation"
         if layer.kind == "P":

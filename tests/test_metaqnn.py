@@ -1,0 +1,281 @@
+"""MetaQNN: the state space's rules, the Q-learning arithmetic, the searcher's memory, the CNN
+builder and the dataset readers; then a real sweep on digits, killed and resumed."""
+
+import gzip
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import scipy.io
+from conftest import ROOT, embedded_env, rapid, results_of
+
+from rapid.sweeps.cnn import build_cnn, dropout_rates, parameter_count
+from rapid.sweeps.image_datasets import load_dataset, missing_files, validation_split
+from rapid.sweeps.learning_curves import load_curves
+from rapid.sweeps.metaqnn_searcher import MetaQNNSearcher
+from rapid.sweeps.metaqnn_space import Layer, Rules, StateSpace, parse_layer
+
+CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
+
+
+def rules(size: int = 32, **space: object) -> Rules:
+    return Rules(StateSpace(**space), size, 10)
+
+
+def after(r: Rules, *net: str):
+    state = r.start()
+    for text in net:
+        state = r.step(state, parse_layer(text))
+    return state
+
+
+def kinds(actions: list[Layer]) -> set[str]:
+    return {a.kind for a in actions}
+
+
+def test_each_forbidden_move_is_masked() -> None:
+    r = rules()
+    assert kinds(r.actions(r.start())) == {"C", "FC", "GAP", "SM"} - {"FC"}  # no pooling first; 32x32 is too big for FC
+    assert "P" not in kinds(r.actions(after(r, "C(64,3,1)", "P(2,2)")))  # no pooling after pooling
+    assert "P" in kinds(r.actions(after(r, "C(64,3,1)")))
+    # Fully connected only on a 4x4 representation or smaller: 32 -> 16 -> 8 -> 4.
+    assert "FC" not in kinds(r.actions(after(r, "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)")))
+    small = after(r, "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)")
+    assert small.size == 4 and "FC" in kinds(r.actions(small))
+    # After FC: only narrower-or-equal FC, at most two in a row, and SM (no GAP, no conv).
+    fc = after(r, "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)", "FC(256)")
+    assert set(map(str, r.actions(fc))) == {"FC(256)", "FC(128)", "SM(10)"}
+    assert set(map(str, r.actions(r.step(fc, parse_layer("FC(128)"))))) == {"SM(10)"}
+    # A receptive field never larger than the representation: on 2x2 only 1x1 convolutions and 2x2 pools.
+    tiny = rules(size=2)
+    assert {a.params[1] for a in tiny.actions(tiny.start()) if a.kind == "C"} == {1}
+    assert {a.params for a in tiny.actions(after(tiny, "C(64,1,1)")) if a.kind == "P"} == {(2, 2)}
+    # At maximum depth only a terminal layer.
+    shallow = rules(max_depth=2)
+    assert kinds(shallow.actions(after(shallow, "C(64,3,1)", "C(64,3,1)"))) == {"GAP", "SM"}
+
+
+def test_a_hand_written_net_is_checked_with_the_same_rules() -> None:
+    r = rules()
+    with pytest.raises(ValueError, match=r"net\[0\] P\(2,2\): pooling cannot come first"):
+        r.trajectory(["P(2,2)", "SM(10)"])
+    with pytest.raises(ValueError, match=r"net\[1\] FC\(512\): fully connected layers need a 4x4"):
+        r.trajectory(["C(64,3,1)", "FC(512)", "SM(10)"])
+    with pytest.raises(ValueError, match=r"net\[2\] C\(64,3,1\): the network already has max_depth=2"):
+        rules(max_depth=2).trajectory(["C(64,3,1)", "C(64,3,1)", "C(64,3,1)", "SM(10)"])
+    with pytest.raises(ValueError, match="must end with SM"):
+        r.trajectory(["C(64,3,1)"])
+    with pytest.raises(ValueError, match="is not a layer"):
+        r.trajectory(["D(1,2)", "SM(10)"])
+    steps = r.trajectory(["C(64,3,1)", "GAP(10)", "SM(10)"])
+    assert [str(a) for _, a in steps] == ["C(64,3,1)", "GAP(10)"]
+
+
+def searcher(**options: object) -> MetaQNNSearcher:
+    s = MetaQNNSearcher(metric="val_accuracy", mode="max", **options)
+    s.set_search_properties("val_accuracy", "max", {"dataset": "cifar10"})
+    return s
+
+
+def test_q_update_matches_a_hand_worked_example_in_reverse_order() -> None:
+    s = searcher()
+    s.update(["C(64,3,1)", "SM(10)"], 0.8)
+    start, conv = s.rules.start(), after(s.rules, "C(64,3,1)")
+    # Terminal transition first: 0.99 * 0.5 + 0.01 * 0.8 = 0.503.
+    assert s.q[s.rules.key(conv)]["SM(10)"] == pytest.approx(0.503)
+    # Then the first one, which already sees it: 0.99 * 0.5 + 0.01 * max(0.503, 0.5, ...) = 0.50003.
+    # (Forward order would give 0.99 * 0.5 + 0.01 * 0.5 = 0.5.)
+    assert s.q[s.rules.key(start)]["C(64,3,1)"] == pytest.approx(0.50003)
+
+
+def test_replay_after_each_scored_network_and_no_network_is_trained_twice() -> None:
+    s = searcher(epsilon_schedule=[[1.0, 40]], replay_samples=7, space={"max_depth": 1, "conv_filters": [64], "conv_fields": [1]})
+    # max_depth 1 leaves 5 networks: SM, GAP+SM, C+SM, C+GAP+SM (C(64,1,1) only), so repeats are certain.
+    trained = []
+    for i in range(40):
+        config = s.suggest(str(i))
+        if config == s.FINISHED:
+            break
+        if config is not None:
+            trained.append(tuple(config["net"]))
+            s.on_trial_complete(str(i), {"val_accuracy": 0.1 * len(config["net"])})
+    assert len(trained) == len(set(trained)) == 4
+    assert s.sampled == 40 and len(s.history) == 40 and len(s.memory) == 40
+    assert sum(h["trained"] for h in s.history) == 4
+    repeat = next(h for h in s.history if not h["trained"])
+    assert repeat["accuracy"] == pytest.approx(0.1 * len(repeat["net"]))  # the stored accuracy, reused
+
+
+def test_greedy_choice_follows_the_q_table() -> None:
+    s = searcher(epsilon_schedule=[[0.0, 1]])
+    s.q[s.rules.key(s.rules.start())] = {"C(128,5,1)": 0.9}
+    s.q[s.rules.key(after(s.rules, "C(128,5,1)"))] = {"GAP(10)": 0.95}
+    assert s.suggest("t") == {"net": ["C(128,5,1)", "GAP(10)", "SM(10)"], "epsilon": 0.0}
+
+
+def test_searcher_state_round_trips_through_save_and_restore(tmp_path: Path) -> None:
+    s = searcher(epsilon_schedule=[[1.0, 6]])
+    for i in range(3):
+        s.suggest(str(i))
+        s.on_trial_complete(str(i), {"val_accuracy": 0.5 + i / 10})
+    s.suggest("pending")
+    s.save(str(tmp_path / "state.pkl"))
+    restored = searcher(epsilon_schedule=[[1.0, 6]])
+    restored.restore(str(tmp_path / "state.pkl"))
+    assert restored.q == s.q and restored.memory == s.memory and restored.scores == s.scores
+    assert restored.sampled == s.sampled and restored.running == s.running
+    assert restored.sample_net(1.0) == s.sample_net(1.0)  # the exploration's random state too
+
+
+def test_cnn_builder_parameter_count_of_a_hand_checked_net() -> None:
+    model = build_cnn(["C(64,3,1)", "P(2,2)", "FC(128)", "SM(10)"], (1, 8, 8))
+    # conv 1*64*9 + 64 = 640; pool 8 -> 4; FC 64*4*4*128 + 128 = 131,200; SM 128*10 + 10 = 1,290.
+    assert parameter_count(model) == 640 + 131_200 + 1_290
+    assert dropout_rates(6) == [1 / 6, 2 / 6, 3 / 6]  # the i-th of n drops i / (2n)
+
+
+def test_cnn_builder_matches_recorded_metaqnn_networks() -> None:
+    """The recorded CIFAR-10 networks list their dropout and count weights without biases. Those
+    ending in GAP (297 of 1,000) are checked: the others' counts of the flattened classifier input
+    follow a convention the recording does not state."""
+    table = pacsv.read_csv(CURVES / "metaqnn_cifar10.csv").to_pydict()
+    recorded_nets = [(t, n) for t, n in zip(table["net"], table["num_params"], strict=True) if "GAP" in t]
+    assert len(recorded_nets) == 297
+    for text, recorded in recorded_nets:
+        layers = text.strip("[]").split(", ")
+        net = [t for t in layers if not t.startswith("D(")]
+        model = build_cnn(net, (3, 32, 32))
+        weights = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+        assert weights == recorded, text
+        rates = [m.p for m in model if m.__class__.__name__ == "Dropout"]
+        assert len(rates) == sum(t.startswith("D(") for t in layers), text
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def test_dataset_readers_on_files_in_the_standard_formats(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (20, 28, 28)), np.arange(20) % 10
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels)
+    mnist = load_dataset("mnist", str(tmp_path))
+    assert mnist.images.shape == (20, 1, 28, 28) and np.allclose(mnist.images[3, 0] * 255, images[3])
+    assert list(mnist.labels) == list(labels)
+
+    cifar = tmp_path / "cifar-10-batches-py"
+    cifar.mkdir()
+    pixels = rng.integers(0, 256, (5, 4, 3072), dtype=np.uint8)
+    for i in range(5):
+        batch = {b"data": pixels[i], b"labels": [i, i, i, 9]}
+        (cifar / f"data_batch_{i + 1}").write_bytes(pickle.dumps(batch))
+    data = load_dataset("cifar10", str(tmp_path))
+    assert data.images.shape == (20, 3, 32, 32) and data.labels[4] == 1
+    assert np.allclose(data.images[5, 1, 0, :3] * 255, pixels[1, 1, 1024:1027])  # row-major channel planes
+
+    x = rng.integers(0, 256, (32, 32, 3, 6), dtype=np.uint8)
+    scipy.io.savemat(tmp_path / "train_32x32.mat", {"X": x, "y": np.array([[10], [1], [2], [3], [4], [5]])})
+    svhn = load_dataset("svhn", str(tmp_path))
+    assert svhn.images.shape == (6, 3, 32, 32) and svhn.labels[0] == 0  # label 10 is digit 0
+    assert np.allclose(svhn.images[2, :, 4, 7] * 255, x[4, 7, :, 2])
+
+    assert missing_files("mnist", str(tmp_path / "nothing")) == ["images", "labels"]
+    with pytest.raises(ValueError, match="no data_batch_1"):
+        load_dataset("cifar10", str(tmp_path / "nothing"))
+
+
+def test_validation_split_is_class_balanced_and_fixed() -> None:
+    labels = np.repeat(np.arange(10), 30)
+    train, validation = validation_split(labels, 50, 10)
+    assert np.bincount(labels[validation]).tolist() == [5] * 10
+    assert not set(train) & set(validation) and len(train) + len(validation) == 300
+    assert np.array_equal(validation, validation_split(labels, 50, 10)[1])
+
+
+def test_bad_metaqnn_specs_exit_2_before_anything_runs(tmp_path: Path) -> None:
+    storage = tmp_path / "results"
+    cases = [
+        (["--set", "num_samples=4"], "search.options.epsilon_schedule: its stages sample 3 networks, but num_samples is 4"),
+        (["--set", "search.options.epsilon_schedule=[[1.5, 3]]"], "search.options.epsilon_schedule.0.0"),
+        (["--set", "search={name: basic_variant}", "--set", "group_by=null", "--set", 'param_space={net: {choice: [["P(2,2)", "SM(10)"]]}}'],
+         "config.net: net[0] P(2,2): pooling cannot come first"),
+        (["--set", "search={name: basic_variant}", "--set", "group_by=null", "--set", 'config.net=["C(16,3,1)", "FC(128)", "SM(10)"]'],
+         "config.net: net[1] FC(128): fully connected layers need a 4x4 representation or smaller, not 8x8"),
+        (["--set", "search={name: basic_variant}", "--set", "group_by=null", "--set", f"config.net={json.dumps(['C(16,1,1)'] * 19 + ['SM(10)'])}"],
+         "net[18] C(16,1,1): the network already has max_depth=18 layers"),
+        (["--set", "search={name: basic_variant}", "--set", "group_by=null", "--set", "config.net=[P(2,2), SM(10)]"],
+         "config.net: 'P(2' is not a layer; expected C(filters,field,stride)"),
+        (["--set", "config.dataset=svhn", "--set", f"config.data_dir={tmp_path}"],
+         f"config.data_dir: dataset svhn needs train_32x32.mat in '{tmp_path}'"),
+    ]
+    for overrides, message in cases:
+        outcome = rapid("run", "jobs/metaqnn_digits.yaml", "--profile", "smoke", "--set", f"storage_path={storage}", *overrides)
+        assert outcome.returncode == 2, (overrides, outcome.stderr)
+        assert message in outcome.stderr, (overrides, outcome.stderr)
+    assert not storage.exists()
+
+
+def test_a_tiny_metaqnn_digits_sweep_runs_three_trials_and_reports_by_epsilon(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/metaqnn_digits.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}", env=embedded_env())
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "metaqnn_digits")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and len(summary["trials"]) == 3
+    assert summary["trial_iterations_total"] == 6  # 3 networks x 2 epochs
+    assert set(summary["groups"]) == {"epsilon=1.0", "epsilon=0.5"}
+    Rules(StateSpace(max_depth=8), 8, 10).trajectory(summary["best_config"]["net"])
+    assert 0.1 < summary["metric_best"] <= 1.0
+    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    assert {"val_accuracy", "num_params", "depth", "lr", "restarts"} <= set(table)
+    assert (run / "plots" / "val_accuracy_by_epsilon.png").is_file()
+
+
+def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_network(tmp_path: Path) -> None:
+    """SIGKILL the driver mid-search; `rapid run --resume` goes on from the searcher's saved state."""
+    args = [sys.executable, "-m", "rapid", "run", "jobs/metaqnn_digits.yaml", "--profile", "smoke",
+            "--set", f"storage_path={tmp_path}", "--set", "num_samples=8",
+            "--set", "search.options.epsilon_schedule=[[1.0, 8]]", "--set", "stop.iterations=3"]  # fmt: skip
+    process = subprocess.Popen(args, cwd=ROOT, env=embedded_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 240
+    state = None
+    while time.time() < deadline and process.poll() is None:
+        runs = results_of(tmp_path, "metaqnn_digits") if (tmp_path / "metaqnn_digits").exists() else []
+        states = sorted(runs[0].glob("searcher-state-*.pkl")) if runs else []
+        if states and len(pickle.loads(states[-1].read_bytes())["scores"]) >= 3:
+            state = pickle.loads(states[-1].read_bytes())
+            break
+        time.sleep(0.5)
+    assert state is not None, "the searcher saved no state with 3 scored networks"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    (run,) = results_of(tmp_path, "metaqnn_digits")
+    assert not (run / "summary.json").exists()
+    outcome = rapid("run", "--resume", str(run), env=embedded_env())
+    assert outcome.returncode == 0, outcome.stderr
+    final = pickle.loads(sorted(run.glob("searcher-state-*.pkl"))[-1].read_bytes())
+    assert final["sampled"] == 8 and len(final["history"]) == 8
+    for key, accuracy in state["scores"].items():  # what was learned before the kill is still there
+        assert final["scores"][key] == accuracy
+    trained = [tuple(h["net"]) for h in final["history"] if h["trained"]]
+    assert len(trained) == len(set(trained))
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished"
+
+
+def test_recorded_curves_load_with_their_features() -> None:
+    metaqnn = load_curves(CURVES / "metaqnn_cifar10.csv")
+    assert metaqnn.values.shape == (1000, 20) and set(metaqnn.features) == {"num_params", "depth", "lr"}
+    assert (metaqnn.metric, metaqnn.mode) == ("val_accuracy", "max")
+    lstm = load_curves(CURVES / "lstm_ptb.csv")
+    assert lstm.values.shape == (280, 60) and (lstm.metric, lstm.mode) == ("val_perplexity", "min")

@@ -1,0 +1,103 @@
+"""Performance prediction: the curve features, the stop rule, and the scheduler on replayed real curves."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROOT, embedded_env, rapid, results_of
+
+from rapid.sweeps.learning_curves import load_curves
+from rapid.sweeps.performance_prediction import CurvePredictor, PerformancePredictionScheduler, curve_features
+
+CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
+
+
+def test_curve_features_on_a_known_curve() -> None:
+    features = curve_features([0.1, 0.3, 0.4, 0.7])
+    values, first, second = [0.1, 0.3, 0.4, 0.7], [0.2, 0.1, 0.3], [-0.1, 0.2]
+    summaries = [np.mean(values), np.std(values), np.mean(first), np.std(first), np.mean(second), np.std(second)]
+    assert features == pytest.approx(values + first + second + summaries)
+    assert curve_features([0.5]) == pytest.approx([0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0])  # no differences yet
+
+
+def test_bad_options_are_refused_with_their_name() -> None:
+    with pytest.raises(ValueError, match="regressor: expected one of nu_svr, random_forest, linear"):
+        CurvePredictor(20, regressor="svm")
+    with pytest.raises(ValueError, match=r"threshold: expected a probability in \(0, 1\)"):
+        CurvePredictor(20, threshold=1.5)
+
+
+def replay(scheduler: PerformancePredictionScheduler, curves, rows) -> dict[int, int]:
+    """Feed recorded curves to the scheduler as Tune would (the last result only to on_trial_complete);
+    returns the epochs each row ran."""
+    ran = {}
+    for row in rows:
+        trial = SimpleNamespace(trial_id=str(row))
+        for t in range(curves.epochs):
+            result = {curves.metric: curves.values[row, t], "training_iteration": t + 1,
+                      **{k: v[row] for k, v in curves.features.items()}}  # fmt: skip
+            if t == curves.epochs - 1 or scheduler.on_trial_result(None, trial, result) == "STOP":
+                break
+        scheduler.on_trial_complete(None, trial, result)
+        ran[row] = t + 1
+    return ran
+
+
+def test_stops_a_hopeless_recorded_trial_and_keeps_the_best() -> None:
+    curves = load_curves(CURVES / "metaqnn_cifar10.csv")
+    final = curves.values[:, -1]
+    order = np.random.default_rng(0).permutation(len(curves))[:150]
+    scheduler = PerformancePredictionScheduler(curves.epochs, min_finished=20, threshold=0.01, features=list(curves.features))
+    scheduler.set_search_properties(curves.metric, curves.mode)
+    ran = replay(scheduler, curves, order)
+    assert all(ran[row] == 20 for row in order[:20])  # nothing stops before enough trials finished
+    best = max(order, key=lambda r: final[r])
+    worst = min(order[20:], key=lambda r: final[r])
+    assert ran[best] == 20 and ran[worst] < 5
+    assert sum(ran.values()) < 0.5 * 20 * len(order)
+    assert scheduler.stopped_by_prediction == sum(n < 20 for n in ran.values())
+
+
+def test_perplexity_curves_are_minimized() -> None:
+    curves = load_curves(CURVES / "lstm_ptb.csv")
+    order = np.random.default_rng(0).permutation(len(curves))[:60]
+    scheduler = PerformancePredictionScheduler(curves.epochs, min_finished=20, threshold=0.01, regressor="linear", features=[])
+    scheduler.set_search_properties(curves.metric, curves.mode)
+    ran = replay(scheduler, curves, order)
+    assert ran[min(order, key=lambda r: curves.values[r, -1])] == curves.epochs
+    assert ran[max(order[20:], key=lambda r: curves.values[r, -1])] < curves.epochs
+
+
+def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}", env=embedded_env())
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "early_stop_replay")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and len(summary["trials"]) == 80
+    assert summary["trial_iterations_total"] < 80 * 20
+    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    full = {int(r) for r, i in zip(table["row"], table["iteration"], strict=True) if i == 20}
+    curves = load_curves(CURVES / "metaqnn_cifar10.csv")
+    assert int(np.argmax(curves.values[:80, -1])) in full
+    assert summary["best_config"]["row"] == int(np.argmax(curves.values[:80, -1]))
+
+
+def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    "--set", "scheduler.name=performance_prediction_hyperband", env=embedded_env())  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "early_stop_replay")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and len(summary["trials"]) == 80
+    assert summary["trial_iterations_total"] < 80 * 20
+
+
+def test_a_missing_curve_file_exits_2(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    "--set", "config.curves=nowhere.csv")  # fmt: skip
+    assert outcome.returncode == 2
+    assert "config.curves: nowhere.csv: no such curve file" in outcome.stderr
+    assert not (tmp_path / "early_stop_replay").exists()
