@@ -59,6 +59,9 @@ def test_each_forbidden_move_is_masked() -> None:
     tiny = rules(size=2)
     assert {a.params[1] for a in tiny.actions(tiny.start()) if a.kind == "C"} == {1}
     assert {a.params for a in tiny.actions(after(tiny, "C(64,1,1)")) if a.kind == "P"} == {(2, 2)}
+    # max_fc = 0: no fully connected layer at all.
+    no_fc = rules(max_fc=0)
+    assert "FC" not in kinds(no_fc.actions(after(no_fc, "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)", "C(64,3,1)", "P(2,2)")))
     # At maximum depth only a terminal layer.
     shallow = rules(max_depth=2)
     assert kinds(shallow.actions(after(shallow, "C(64,3,1)", "C(64,3,1)"))) == {"GAP", "SM"}
@@ -72,6 +75,8 @@ def test_a_hand_written_net_is_checked_with_the_same_rules() -> None:
         r.trajectory(["C(64,3,1)", "FC(512)", "SM(10)"])
     with pytest.raises(ValueError, match=r"net\[2\] C\(64,3,1\): the network already has max_depth=2"):
         rules(max_depth=2).trajectory(["C(64,3,1)", "C(64,3,1)", "C(64,3,1)", "SM(10)"])
+    with pytest.raises(ValueError, match=r"net\[0\] C\(64,2,1\): convolutions have stride 1 and an odd receptive field"):
+        r.trajectory(["C(64,2,1)", "SM(10)"])
     with pytest.raises(ValueError, match="must end with SM"):
         r.trajectory(["C(64,3,1)"])
     with pytest.raises(ValueError, match="is not a layer"):

@@ -101,3 +101,10 @@ def test_a_missing_curve_file_exits_2(tmp_path: Path) -> None:
     assert outcome.returncode == 2
     assert "config.curves: nowhere.csv: no such curve file" in outcome.stderr
     assert not (tmp_path / "early_stop_replay").exists()
+
+
+def test_replaying_rows_past_the_end_of_the_file_exits_2(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--set", f"storage_path={tmp_path}",
+                    "--set", "param_space.row={grid_range: [0, 1001]}")  # fmt: skip
+    assert outcome.returncode == 2
+    assert "config.row: expected a row number in [0, 1000)" in outcome.stderr and "got 1000" in outcome.stderr

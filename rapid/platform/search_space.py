@@ -45,6 +45,9 @@ def to_tune(key: str, value: Any) -> Any:
     ((name, args),) = value.items()
     if not isinstance(args, list) or not args:
         raise ValueError(f"param_space.{key}.{name}: expected a non-empty list, got {args!r}")
+    integers = all(isinstance(a, int) and not isinstance(a, bool) for a in args)
+    if name == "grid_range" and not (len(args) <= 3 and integers and len(range(*args))):
+        raise ValueError(f"param_space.{key}.grid_range: expected [start, stop] or [start, stop, step] integers with values between, got {args!r}")
     if name in LIST_DOMAINS:
         return LIST_DOMAINS[name](args)
     try:
@@ -58,6 +61,8 @@ def sample_value(value: Any) -> Any:
     if not is_search_space(value):
         return value
     ((name, args),) = value.items()
+    if name == "grid_range":
+        return range(*args)[-1]  # the last value: a row past the end of a file shows here
     if name in LIST_DOMAINS:
         return args[0]
     return to_tune("", value).sample()

@@ -296,7 +296,10 @@ class SweepJob(JobCommon):
         searched = list(info.data.get("param_space") or {})
         search = info.data.get("search")
         suggestion = registry.SEARCHERS.entry(search.name).extra.get("suggestion") if search else None
-        searched += list(suggestion(info.data.get("config") or {})) if suggestion else []
+        try:
+            searched += list(suggestion(info.data.get("config") or {})) if suggestion else []
+        except ValueError:
+            pass  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
         if key is not None and key not in searched:
             raise ValueError(
                 f"expected a param_space key or one the searcher sets ({', '.join(searched) or 'none'}), got {key!r}"

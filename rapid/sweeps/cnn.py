@@ -60,6 +60,6 @@ def parameter_count(model: nn.Module) -> int:
 def forward_check(model: nn.Module, input_shape: tuple[int, int, int], classes: int) -> None:
     """A network whose output is not (batch, classes) is a ValueError, before any training."""
     with torch.no_grad():
-        out = model(torch.zeros(2, *input_shape))
+        out = model(torch.zeros(2, *input_shape, device=next(model.parameters()).device))
     if out.shape != (2, classes):
         raise ValueError(f"the network outputs {tuple(out.shape[1:])}, expected ({classes},)")

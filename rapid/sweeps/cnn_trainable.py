@@ -91,13 +91,15 @@ class CNNTrainable(tune.Trainable):
         if self.cfg.net is None:
             raise ValueError("config.net: no layer list; give one or use the metaqnn searcher")
         self.shape, self.classes = dataset_shape(self.cfg.dataset)
-        self.data = _prepared(self.cfg.dataset, self.cfg.data_dir, self.cfg.validation_size)
+        # The trial's GPU when it reserved one (Ray hides the others), else the CPU.
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.data = tuple(t.to(self.device) for t in _prepared(self.cfg.dataset, self.cfg.data_dir, self.cfg.validation_size))
         self.lr, self.epoch, self.restarts, self.epochs_trained = self.cfg.lr, 0, 0, 0
         self._new_network()
 
     def _new_network(self) -> None:
         torch.manual_seed(self.cfg.seed + self.restarts)
-        self.model = build_cnn(self.cfg.net, self.shape)
+        self.model = build_cnn(self.cfg.net, self.shape).to(self.device)
         forward_check(self.model, self.shape, self.classes)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
 
@@ -108,7 +110,7 @@ class CNNTrainable(tune.Trainable):
             group["lr"] = rate
         self.model.train()
         losses = []
-        for batch in torch.randperm(len(train_y)).split(self.cfg.batch_size):
+        for batch in torch.randperm(len(train_y), device=self.device).split(self.cfg.batch_size):
             loss = nn.functional.cross_entropy(self.model(train_x[batch]), train_y[batch])
             self.optimizer.zero_grad()
             loss.backward()
@@ -153,7 +155,7 @@ class CNNTrainable(tune.Trainable):
         )
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        state = torch.load(Path(checkpoint_dir) / "cnn.pt", weights_only=False)
+        state = torch.load(Path(checkpoint_dir) / "cnn.pt", map_location=self.device, weights_only=False)
         self.lr, self.epoch, self.restarts, self.epochs_trained = (
             state["lr"],
             state["epoch"],

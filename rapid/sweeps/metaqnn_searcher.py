@@ -126,13 +126,11 @@ class MetaQNNSearcher(Searcher):
         """The reward is the best validation accuracy the trial reported; a failed trial scores nothing."""
         if result is not None:
             self.on_trial_result(trial_id, result)
-        net, epsilon = self.running.pop(trial_id, (None, None))
-        accuracy = self.best_seen.pop(trial_id, None)
-        if net is None:
-            return
+        if error or trial_id not in self.running or trial_id not in self.best_seen:
+            return  # a failed trial keeps its network: `rapid run --resume` may rerun it and score it then
+        net, epsilon = self.running.pop(trial_id)
+        accuracy = self.best_seen.pop(trial_id)
         repeats = self.waiting.pop(net_key(net), [])
-        if error or accuracy is None:
-            return
         self.scores[net_key(net)] = accuracy
         for index, eps in enumerate([epsilon, *repeats]):
             self._learn(net, accuracy, eps, trained=index == 0)

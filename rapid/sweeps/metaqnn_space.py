@@ -116,9 +116,14 @@ class Rules:
             return f"the network already has max_depth={self.space.max_depth} layers; only GAP or SM may follow"
         if prev == "FC" and layer.kind != "FC":
             return "only fully connected or terminal layers follow a fully connected layer"
-        if layer.kind == "C" and layer.params[1] > state.size:
-            return f"receptive field {layer.params[1]} is larger than the {state.size}x{state.size} representation"
+        if layer.kind == "C":
+            if layer.params[2] != 1 or layer.params[1] % 2 == 0:
+                return "convolutions have stride 1 and an odd receptive field (same padding keeps the size)"
+            if layer.params[1] > state.size:
+                return f"receptive field {layer.params[1]} is larger than the {state.size}x{state.size} representation"
         if layer.kind == "P":
+            if layer.params[1] > layer.params[0]:
+                return "a pooling stride larger than its field would skip pixels"
             if prev is None:
                 return "pooling cannot come first"
             if prev == "P":
@@ -129,7 +134,7 @@ class Rules:
             if prev != "FC" and state.size > self.space.fc_max_size:
                 limit = self.space.fc_max_size
                 return f"fully connected layers need a {limit}x{limit} representation or smaller, not {state.size}x{state.size}"
-            if prev == "FC" and state.fc_run >= self.space.max_fc:
+            if state.fc_run >= self.space.max_fc:
                 return f"at most max_fc={self.space.max_fc} fully connected layers in a row"
             if prev == "FC" and layer.params[0] > state.layer.params[0]:
                 return "a fully connected layer is no wider than the one before it"
@@ -145,9 +150,10 @@ class Rules:
         return State(layer, state.depth + (0 if layer.terminal else 1), size, fc_run)
 
     def key(self, state: State) -> str:
-        """The Q-table's name for a state: its layer, depth and representation-size bin."""
+        """The Q-table's name for a state: its layer, depth, representation-size bin and, after fully
+        connected layers, how many came in a row (they allow different actions)."""
         bin_ = sum(state.size < edge for edge in self.space.size_bins)
-        return f"{state.layer or 'start'}|{state.depth}|{bin_}"
+        return f"{state.layer or 'start'}|{state.depth}|{bin_}|{state.fc_run}"
 
     def trajectory(self, net: list[str]) -> list[tuple[State, Layer]]:
         """The (state, action) pairs that build `net`, ending with its terminal action; a ValueError

@@ -120,23 +120,29 @@ class _Predicting:
 
     def _init_prediction(self, time_attr: str, features: Sequence[str], predictor: CurvePredictor) -> None:
         self.time_attr, self.features, self.predictor = time_attr, tuple(features), predictor
-        self.curves: dict[str, list[float]] = {}
+        self.curves: dict[str, list[float] | None] = {}
         self.extras: dict[str, list[float]] = {}
+        self.all_features = True
         self.stopped_by_prediction = 0
 
     def _observe(self, trial: Any, result: dict[str, Any]) -> None:
-        """Add a result to the trial's curve; a trial restored from a checkpoint repeats epochs."""
+        """Add a result to the trial's curve. A trial restored from a checkpoint repeats epochs; one
+        whose earlier epochs this scheduler never saw (a resumed sweep) has no usable curve (None)."""
         value, t = result.get(self._metric), result.get(self.time_attr)
         if not isinstance(value, int | float) or not isinstance(t, int | float):
             return
-        curve = self.curves.setdefault(trial.trial_id, [])[: int(t) - 1]
-        self.curves[trial.trial_id] = [*curve, float(value)]
+        curve = self.curves.get(trial.trial_id, [])
+        if curve is None or int(t) - 1 > len(curve):
+            self.curves[trial.trial_id] = None
+            return
+        self.curves[trial.trial_id] = [*curve[: int(t) - 1], float(value)]
         extra = [float(result[k]) for k in self.features if isinstance(result.get(k), int | float)]
-        self.extras[trial.trial_id] = extra if len(extra) == len(self.features) else []
+        self.extras[trial.trial_id] = extra
+        self.all_features = self.all_features and len(extra) == len(self.features)
 
     def _extra(self, trial_id: str) -> list[float]:
         """Features are used only when every trial reports all of them."""
-        return self.extras[trial_id] if all(len(e) == len(self.features) for e in self.extras.values()) else []
+        return self.extras[trial_id] if self.all_features else []
 
     def _prediction_says_stop(self, trial: Any, result: dict[str, Any]) -> bool:
         self._observe(trial, result)
@@ -149,7 +155,7 @@ class _Predicting:
     def _record_finished(self, trial: Any, result: dict[str, Any]) -> None:
         """Tune hands a trial's last result to on_trial_complete only, not to on_trial_result."""
         self._observe(trial, result)
-        curve = self.curves.get(trial.trial_id, [])
+        curve = self.curves.get(trial.trial_id) or []
         if len(curve) >= self.predictor.max_t:
             self.predictor.add_finished(curve, self._extra(trial.trial_id))
 
