@@ -14,9 +14,8 @@ from pydantic import ValidationError
 from rapid.platform import cluster
 from rapid.platform.errors import RapidError
 from rapid.platform.registry import ENVS, SCHEDULERS, SEARCHERS, TRAINABLES
-from rapid.platform.search_space import sample_value
 from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
-from rapid.platform.spec_file import load_stage, sample_trial_config, trial_config
+from rapid.platform.spec_file import load_stage, sample_trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 from rapid.training.adr import ADRSettings
 from rapid.training.her import goal_env_problem
@@ -92,7 +91,7 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     if check_data is not None:
         check_data(sample_trial_config(job), f"sweep '{job.name}'")
     if TRAINABLES.get(job.trainable) is RLlibJobTrainable:
-        body = trial_config(job, lambda key, space: sample_value(space))
+        body = sample_trial_config(job)
         check_env_config(RLlibJob.model_validate({"name": job.name, **body}))
         return rllib_trial_resources(body, f"sweep '{job.name}' config")
     if job.resources_per_trial is not None:

@@ -47,7 +47,8 @@ def to_tune(key: str, value: Any) -> Any:
         raise ValueError(f"param_space.{key}.{name}: expected a non-empty list, got {args!r}")
     integers = all(isinstance(a, int) and not isinstance(a, bool) for a in args)
     if name == "grid_range" and not (len(args) <= 3 and integers and len(range(*args))):
-        raise ValueError(f"param_space.{key}.grid_range: expected [start, stop] or [start, stop, step] integers with values between, got {args!r}")
+        expected = "[start, stop] or [start, stop, step] integers with values between"
+        raise ValueError(f"param_space.{key}.grid_range: expected {expected}, got {args!r}")
     if name in LIST_DOMAINS:
         return LIST_DOMAINS[name](args)
     try:
