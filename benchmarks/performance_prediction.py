@@ -5,10 +5,11 @@
 2. The sweep, run with `rapid run jobs/early_stop_replay.yaml` (each trial replays one recorded
    curve): epochs spent and whether the best network ran to the end, for no early stopping
    (fifo), rapid's `performance_prediction` scheduler, Tune's ASHA (its defaults: grace period 1,
-   reduction factor 4) and `performance_prediction_hyperband` (ASHA plus the prediction's stop),
+   reduction factor 4) and `performance_prediction_hyperband` (ASHA plus the prediction's stop,
+   from 15 finished networks on),
    side by side in the same trial orders: the file's own and shuffled ones.
 
-    python benchmarks/performance_prediction.py            # every file; metaqnn in 3 orders (about 15 min)
+    python benchmarks/performance_prediction.py            # every file; metaqnn in 4 orders (about 20 min)
     python benchmarks/performance_prediction.py --quick    # metaqnn's first 200 networks, file order (under a minute)
 """
 
@@ -29,10 +30,11 @@ JOB = ROOT / "jobs" / "early_stop_replay.yaml"
 FILES = {"metaqnn_cifar10.csv": None, "deep_resnets_cifar10.csv": "resnets", "lstm_ptb.csv": "lstm"}
 TRAIN_CURVES = 100
 ARMS = {
-    "fifo": "scheduler={name: fifo}",
-    "performance_prediction": None,  # the job's own scheduler
-    "asha": "scheduler={name: asha, options: {max_t: %d, grace_period: 1, reduction_factor: 4}}",
-    "performance_prediction_hyperband": "scheduler.name=performance_prediction_hyperband",
+    "fifo": ["scheduler={name: fifo}"],
+    "performance_prediction": [],  # the job's own scheduler
+    "asha": ["scheduler={name: asha, options: {max_t: %d, grace_period: 1, reduction_factor: 4}}"],
+    # 1 network in 16 runs to the end under these brackets: the predictor starts from 15 (the job's hyperband profile)
+    "performance_prediction_hyperband": ["scheduler.name=performance_prediction_hyperband", "scheduler.options.min_finished=15"],
 }
 
 
@@ -54,8 +56,7 @@ def sweep(file: str, arm: str, rows: list[int], storage: str) -> dict[str, float
     """One `rapid run` of the replay job: epochs spent, the best network kept, wall seconds."""
     curves = load_curves(CURVES / file)
     overrides = [f"config.curves={CURVES / file}", f"param_space.row={{grid_search: {json.dumps(rows)}}}"]
-    if ARMS[arm]:
-        overrides.append(ARMS[arm] % curves.epochs if "%d" in ARMS[arm] else ARMS[arm])
+    overrides += [o % curves.epochs if "%d" in o else o for o in ARMS[arm]]
     out = run_rapid(JOB, overrides, storage, "early_stop_replay", FILES[file])
     table = out["table"]
     sign = 1 if curves.mode == "max" else -1
@@ -84,7 +85,7 @@ def main() -> None:
             count = len(load_curves(CURVES / file))
             orders = {"file": list(range(200 if args.quick else count))}
             if file == "metaqnn_cifar10.csv" and not args.quick:
-                orders |= {f"shuffle{s}": [int(r) for r in np.random.default_rng(s).permutation(count)] for s in (1, 2)}
+                orders |= {f"shuffle{s}": [int(r) for r in np.random.default_rng(s).permutation(count)] for s in (1, 2, 3)}
             arms = ["performance_prediction", "asha"] if args.quick else list(ARMS)
             for order, rows in orders.items():
                 for arm in arms:

@@ -10,7 +10,14 @@ import pytest
 from conftest import ROOT, embedded_env, rapid, results_of
 
 from rapid.sweeps.learning_curves import load_curves
-from rapid.sweeps.performance_prediction import CurvePredictor, PerformancePredictionScheduler, curve_features
+from ray.tune.schedulers import AsyncHyperBandScheduler
+
+from rapid.sweeps.performance_prediction import (
+    CurvePredictor,
+    PerformancePredictionHyperband,
+    PerformancePredictionScheduler,
+    curve_features,
+)
 
 CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
 
@@ -30,12 +37,13 @@ def test_bad_options_are_refused_with_their_name() -> None:
         CurvePredictor(20, threshold=1.5)
 
 
-def replay(scheduler: PerformancePredictionScheduler, curves, rows) -> dict[int, int]:
+def replay(scheduler, curves, rows) -> dict[int, int]:
     """Feed recorded curves to the scheduler as Tune would (the last result only to on_trial_complete);
     returns the epochs each row ran."""
     ran = {}
     for row in rows:
         trial = SimpleNamespace(trial_id=str(row))
+        scheduler.on_trial_add(None, trial)
         for t in range(curves.epochs):
             result = {curves.metric: curves.values[row, t], "training_iteration": t + 1,
                       **{k: v[row] for k, v in curves.features.items()}}  # fmt: skip
@@ -69,6 +77,20 @@ def test_perplexity_curves_are_minimized() -> None:
     ran = replay(scheduler, curves, order)
     assert ran[min(order, key=lambda r: curves.values[r, -1])] == curves.epochs
     assert ran[max(order[20:], key=lambda r: curves.values[r, -1])] < curves.epochs
+
+
+def test_prediction_on_asha_brackets_stops_trials_asha_keeps_and_keeps_the_best() -> None:
+    curves = load_curves(CURVES / "metaqnn_cifar10.csv")
+    order = np.random.default_rng(1).permutation(len(curves))[:300]
+    brackets = {"max_t": curves.epochs, "grace_period": 1, "reduction_factor": 3, "metric": curves.metric, "mode": curves.mode}
+    by_asha = replay(AsyncHyperBandScheduler(**brackets), curves, order)
+    hybrid = PerformancePredictionHyperband(**brackets, min_finished=5, threshold=0.01, features=list(curves.features))
+    by_hybrid = replay(hybrid, curves, order)
+    best = max(order, key=lambda r: curves.values[r, -1])
+    assert by_asha[best] == by_hybrid[best] == curves.epochs
+    assert hybrid.stopped_by_prediction > 0 and sum(by_hybrid.values()) < sum(by_asha.values())
+    fifth_finished = [i for i, row in enumerate(order) if by_hybrid[row] == curves.epochs][4]
+    assert all(by_hybrid[row] == by_asha[row] for row in order[: fifth_finished + 1])  # ASHA alone until then
 
 
 def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best(tmp_path: Path) -> None:

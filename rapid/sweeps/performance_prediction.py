@@ -215,7 +215,7 @@ class PerformancePredictionHyperband(_Predicting, AsyncHyperBandScheduler):
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if self._prediction_says_stop(trial, result):
-            return TrialScheduler.STOP  # Tune then calls on_trial_complete, which clears its rung entry
+            return TrialScheduler.STOP  # Tune then calls on_trial_complete, which forgets the trial
         return AsyncHyperBandScheduler.on_trial_result(self, tune_controller, trial, result)
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
