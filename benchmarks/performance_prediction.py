@@ -33,7 +33,7 @@ ARMS = {
     "fifo": ["scheduler={name: fifo}"],
     "performance_prediction": [],  # the job's own scheduler
     "asha": ["scheduler={name: asha, options: {max_t: %d, grace_period: 1, reduction_factor: 4}}"],
-    # 1 network in 16 runs to the end under these brackets: the predictor starts from 15 (the job's hyperband profile)
+    # these brackets let 2-4% of the networks run to the end: the predictor starts from 15 (the job's hyperband profile)
     "performance_prediction_hyperband": ["scheduler.name=performance_prediction_hyperband", "scheduler.options.min_finished=15"],
 }
 
