@@ -102,9 +102,19 @@ def test_q_update_matches_a_hand_worked_example_in_reverse_order() -> None:
     assert s.q[s.rules.key(start)]["C(64,3,1)"] == pytest.approx(0.50003)
 
 
+def test_each_scored_network_joins_the_memory_and_is_replayed_replay_samples_times() -> None:
+    s = searcher(epsilon_schedule=[[1.0, 1]], replay_samples=7)
+    config = s.suggest("0")
+    s.on_trial_complete("0", {"val_accuracy": 0.8})
+    state, action = s.rules.trajectory(config["net"])[-1]
+    # As in the paper, a scored network joins the memory and is learned only through replay. Memory
+    # holds only this network, so each of the 7 replays updates it: 7 times Q <- 0.99 Q + 0.01 * 0.8.
+    assert s.q[s.rules.key(state)][str(action)] == pytest.approx(0.5 * 0.99**7 + 0.8 * (1 - 0.99**7))
+
+
 def test_replay_after_each_scored_network_and_no_network_is_trained_twice() -> None:
     s = searcher(epsilon_schedule=[[1.0, 40]], replay_samples=7, space={"max_depth": 1, "conv_filters": [64], "conv_fields": [1]})
-    # max_depth 1 leaves 5 networks: SM, GAP+SM, C+SM, C+GAP+SM (C(64,1,1) only), so repeats are certain.
+    # max_depth 1 leaves 4 networks: SM, GAP+SM, C+SM, C+GAP+SM (C(64,1,1) only), so repeats are certain.
     trained = []
     for i in range(40):
         config = s.suggest(str(i))
@@ -244,6 +254,10 @@ def test_a_tiny_metaqnn_digits_sweep_runs_three_trials_and_reports_by_epsilon(tm
     table = pq.read_table(run / "metrics.parquet").to_pydict()
     assert {"val_accuracy", "num_params", "depth", "lr", "restarts"} <= set(table)
     assert (run / "plots" / "val_accuracy_by_epsilon.png").is_file()
+    report = json.loads((run / "metaqnn_report.json").read_text())  # the searcher's, repeats included
+    assert report["networks_sampled"] == sum(stage["networks"] for stage in report["by_epsilon"].values()) == 3
+    assert set(report["by_epsilon"]) == {"1.0", "0.5"}
+    assert report["best_accuracy"] == pytest.approx(summary["metric_best"]) and report["best_net"] == summary["best_config"]["net"]
 
 
 def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_network(tmp_path: Path) -> None:

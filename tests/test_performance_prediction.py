@@ -8,10 +8,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT, embedded_env, rapid, results_of
-
-from rapid.sweeps.learning_curves import load_curves
 from ray.tune.schedulers import AsyncHyperBandScheduler
 
+from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.performance_prediction import (
     CurvePredictor,
     PerformancePredictionHyperband,
@@ -69,6 +68,19 @@ def test_stops_a_hopeless_recorded_trial_and_keeps_the_best() -> None:
     assert scheduler.stopped_by_prediction == sum(n < 20 for n in ran.values())
 
 
+def test_a_trial_without_the_features_makes_the_scheduler_predict_from_curves_alone() -> None:
+    curves = load_curves(CURVES / "metaqnn_cifar10.csv")
+    scheduler = PerformancePredictionScheduler(curves.epochs, min_finished=5, threshold=0.01, features=list(curves.features))
+    scheduler.set_search_properties(curves.metric, curves.mode)
+    replay(scheduler, curves, range(20))
+    assert scheduler.all_features
+    worst = int(np.argmin(curves.values[20:, -1])) + 20
+    bare = SimpleNamespace(trial_id="bare")  # reports the curve only, no num_params/depth/lr
+    decisions = [scheduler.on_trial_result(None, bare, {curves.metric: v, "training_iteration": t + 1})
+                 for t, v in enumerate(curves.values[worst, :3])]  # fmt: skip
+    assert not scheduler.all_features and "STOP" in decisions
+
+
 def test_perplexity_curves_are_minimized() -> None:
     curves = load_curves(CURVES / "lstm_ptb.csv")
     order = np.random.default_rng(0).permutation(len(curves))[:60]
@@ -108,13 +120,21 @@ def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best
 
 
 def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path: Path) -> None:
+    # Rungs at 5 and 10 epochs let about a quarter of the 80 networks finish: enough for the predictor.
     outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
-                    "--set", "scheduler.name=performance_prediction_hyperband", env=embedded_env())  # fmt: skip
+                    "--set", "scheduler.name=performance_prediction_hyperband", "--set", "scheduler.options.grace_period=5",
+                    "--set", "scheduler.options.reduction_factor=2", "--set", "scheduler.options.min_finished=5",
+                    env=embedded_env())  # fmt: skip
     assert outcome.returncode == 0, outcome.stderr
     (run,) = results_of(tmp_path, "early_stop_replay")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and len(summary["trials"]) == 80
-    assert summary["trial_iterations_total"] < 80 * 20
+    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    ran: dict[int, int] = {}
+    for row, epoch in zip(table["row"], table["iteration"], strict=True):
+        ran[int(row)] = max(ran.get(int(row), 0), epoch)
+    assert sum(ran.values()) == summary["trial_iterations_total"] < 80 * 20
+    assert set(ran.values()) - {5, 10, 20}  # brackets stop only at their rungs: the others are the prediction's
 
 
 def test_a_missing_curve_file_exits_2(tmp_path: Path) -> None:

@@ -7,16 +7,21 @@ replays sampled trajectories from its memory, each updated from its last transit
 first. A network sampled again is not trained again: its stored accuracy is reused.
 """
 
+import json
 import pickle
+import statistics
 from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict
 from ray.tune.search import Searcher
 
+from rapid.platform.run_dir import RunDir, storage_uri
 from rapid.sweeps.image_datasets import dataset_shape
 from rapid.sweeps.metaqnn_space import Layer, Rules, StateSpace, full_net
 
+# Written beside the searcher's saved state in the run folder at every experiment checkpoint.
+REPORT = "metaqnn_report.json"
 # (epsilon, networks sampled at it): 1,500 random networks, then ever greedier (2,700 in all).
 PAPER_SCHEDULE = [(1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), *((e / 10, 150) for e in range(6, 0, -1))]
 
@@ -155,6 +160,30 @@ class MetaQNNSearcher(Searcher):
                 target = gamma * max(self.q_value(self.rules.key(following), a) for a in self.rules.actions(following))
             row = self.q.setdefault(self.rules.key(state), {})
             row[str(action)] = (1 - alpha) * self.q_value(self.rules.key(state), action) + alpha * target
+
+    def report(self) -> dict[str, Any]:
+        """The search as the paper reports it: per epsilon stage, every sampled network counts (a
+        repeat at its stored accuracy), beside how many were newly trained; and the best network."""
+        stages = {}
+        for epsilon in sorted({h["epsilon"] for h in self.history}, reverse=True):
+            stage = [h for h in self.history if h["epsilon"] == epsilon]
+            stages[str(epsilon)] = {
+                "networks": len(stage),
+                "trained": sum(h["trained"] for h in stage),
+                "mean_accuracy": statistics.fmean(h["accuracy"] for h in stage),
+            }
+        best = max(self.history, key=lambda h: h["accuracy"], default={})
+        return {
+            "by_epsilon": stages,
+            "networks_sampled": self.sampled,
+            "networks_trained": len(self.scores),
+            "best_net": best.get("net"),
+            "best_accuracy": best.get("accuracy"),
+        }
+
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        super().save_to_dir(checkpoint_dir, session_str)
+        RunDir(storage_uri(checkpoint_dir)).write_bytes(REPORT, json.dumps(self.report(), indent=2).encode())
 
     def save(self, checkpoint_path: str) -> None:
         """Q-table, replay memory, scores, history and the exploration's random state."""

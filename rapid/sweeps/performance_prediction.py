@@ -80,6 +80,11 @@ class CurvePredictor:
     def add_finished(self, curve: Sequence[float], extra: Sequence[float]) -> None:
         self.finished.append((np.asarray(curve[: self.max_t], dtype=np.float64), squash(extra)))
 
+    def drop_extras(self) -> None:
+        """Predict from the curves alone from now on: a trial came without the extra features."""
+        self.finished = [(curve, np.empty(0)) for curve, _ in self.finished]
+        self._models.clear()
+
     def best_final(self, mode: str) -> float:
         finals = [c[-1] for c, _ in self.finished]
         return (max if mode == "max" else min)(finals) if finals else math.nan
@@ -138,7 +143,9 @@ class _Predicting:
         self.curves[trial.trial_id] = [*curve[: int(t) - 1], float(value)]
         extra = [float(result[k]) for k in self.features if isinstance(result.get(k), int | float)]
         self.extras[trial.trial_id] = extra
-        self.all_features = self.all_features and len(extra) == len(self.features)
+        if self.all_features and len(extra) < len(self.features):
+            self.all_features = False
+            self.predictor.drop_extras()
 
     def _extra(self, trial_id: str) -> list[float]:
         """Features are used only when every trial reports all of them."""
