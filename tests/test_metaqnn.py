@@ -260,6 +260,17 @@ def test_a_tiny_metaqnn_digits_sweep_runs_three_trials_and_reports_by_epsilon(tm
     assert report["best_accuracy"] == pytest.approx(summary["metric_best"]) and report["best_net"] == summary["best_config"]["net"]
 
 
+def test_metaqnn_runs_under_the_performance_prediction_scheduler(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/metaqnn_with_prediction.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    env=embedded_env())  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "metaqnn_with_prediction")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and not summary["errors"]
+    report = json.loads((run / "metaqnn_report.json").read_text())
+    assert report["networks_sampled"] == 8 and report["networks_trained"] == len(summary["trials"])
+
+
 def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_network(tmp_path: Path) -> None:
     """SIGKILL the driver mid-search; `rapid run --resume` goes on from the searcher's saved state."""
     args = [sys.executable, "-m", "rapid", "run", "jobs/metaqnn_digits.yaml", "--profile", "smoke",

@@ -119,6 +119,18 @@ def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best
     assert summary["best_config"]["row"] == int(np.argmax(curves.values[:80, -1]))
 
 
+def test_replay_sweep_under_random_search_is_early_stopped(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    "--set", "param_space.row={randint: [0, 1000]}", "--set", "num_samples=60",
+                    "--set", "scheduler.options.min_finished=10", env=embedded_env())  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "early_stop_replay")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and len(summary["trials"]) == 60
+    iterations = [trial["iterations"] for trial in summary["trials"]]
+    assert iterations.count(20) >= 10 and min(iterations) < 20  # FIFO stops nothing: the prediction did
+
+
 def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path: Path) -> None:
     # Rungs at 5 and 10 epochs let about a quarter of the 80 networks finish: enough for the predictor.
     outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
