@@ -28,6 +28,14 @@ def run_rapid(spec: Path, overrides: list[str], storage: str, job: str, profile:
     return {"env_steps": table.get("env_steps", [None])[-1], "train_s": sum(table["iteration_s"]), "wall_s": wall, "table": table}
 
 
+def last_per_trial(table: dict[str, list], column: str) -> dict[str, Any]:
+    """Each trial's largest value of `column` in a run's metrics table (epochs or iterations it reached)."""
+    last: dict[str, Any] = {}
+    for trial, value in zip(table["trial_id"], table[column], strict=True):
+        last[trial] = max(last.get(trial, value), value)
+    return last
+
+
 def run_baseline(script: str, args: list[str]) -> dict[str, float]:
     """A baseline in a fresh process (`python script args`), which prints its figures as its last line."""
     start = time.time()

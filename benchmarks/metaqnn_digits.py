@@ -17,7 +17,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from common import ROOT, run_rapid
+from common import ROOT, last_per_trial, run_rapid
 
 from rapid.sweeps.metaqnn_searcher import REPORT
 
@@ -31,9 +31,7 @@ def search(job: str, overrides: list[str], storage: str) -> dict[str, object]:
     # The searcher's own report (repeats included, as in the paper), saved with the experiment.
     report = json.loads((run / REPORT).read_text())
     # Epochs include a restarted network's retrained first epochs: each trial's last epochs_trained.
-    epochs: dict[str, int] = {}
-    for trial, trained in zip(out["table"]["trial_id"], out["table"]["epochs_trained"], strict=True):
-        epochs[trial] = max(epochs.get(trial, 0), trained)
+    epochs = last_per_trial(out["table"], "epochs_trained")
     return {
         "by_epsilon": {e: {**s, "mean_accuracy": round(s["mean_accuracy"], 4)} for e, s in report["by_epsilon"].items()},
         "best_accuracy": round(report["best_accuracy"], 4),

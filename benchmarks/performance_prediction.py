@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, run_rapid
+from common import ROOT, last_per_trial, run_rapid
 
 from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.performance_prediction import REGRESSORS, CurvePredictor
@@ -62,10 +62,7 @@ def sweep(file: str, arm: str, rows: list[int], storage: str) -> dict[str, float
     sign = 1 if curves.mode == "max" else -1
     best = max(rows, key=lambda r: sign * curves.values[r, -1])
     full = {int(r) for r, i in zip(table["row"], table["iteration"], strict=True) if i == curves.epochs}
-    last = {}
-    for trial, iteration in zip(table["trial_id"], table["iteration"], strict=True):
-        last[trial] = max(last.get(trial, 0), iteration)
-    epochs = sum(last.values())
+    epochs = sum(last_per_trial(table, "iteration").values())
     return {"epochs": epochs, "speedup": len(rows) * curves.epochs / epochs, "best_kept": best in full, "wall_s": out["wall_s"]}
 
 
