@@ -44,8 +44,9 @@ def buffer(strategy: str | None, k: int = 4) -> HindsightReplayBuffer:
     return HindsightReplayBuffer(env="FetchReach-v4", env_config={}, strategy=strategy, k=k)
 
 
-def sample(replay: HindsightReplayBuffer, n: int = 2000, n_step: int = 1) -> list[SingleAgentEpisode]:
-    return replay.sample(num_items=n, n_step=n_step, gamma=GAMMA, sample_episodes=True)
+def sample(replay: HindsightReplayBuffer, n: int = 2000, n_step: int = 1) -> dict[str, np.ndarray]:
+    """A batch of SAC's train columns, as HindsightSAC hands it to the learner."""
+    return replay.sample(n, n_step=n_step, gamma=GAMMA)
 
 
 @pytest.fixture(scope="module")
@@ -73,20 +74,21 @@ def test_future_goals_come_from_later_in_the_episode_with_recomputed_rewards(epi
     layout = replay.layout
     original_goal = source.get_observations(0)[layout["desired_goal"]]
     relabelled = 0
-    transitions = sample(replay)
-    for transition in transitions:
-        t = transition.t_started
-        goal = transition.get_observations(0)[layout["desired_goal"]]
-        np.testing.assert_array_equal(goal, transition.get_observations(1)[layout["desired_goal"]])
-        next_achieved = transition.get_observations(1)[layout["achieved_goal"]]
+    batch = sample(replay)
+    for t, obs, next_obs, reward, action in zip(batch["t"].tolist(), batch["obs"], batch["new_obs"], batch["rewards"], batch["actions"], strict=True):
+        np.testing.assert_allclose(obs[layout["observation"]], source.get_observations(t)[layout["observation"]], rtol=1e-6)
+        np.testing.assert_allclose(action, source.get_actions(t), rtol=1e-6)
+        goal = obs[layout["desired_goal"]]
+        np.testing.assert_array_equal(goal, next_obs[layout["desired_goal"]])
+        next_achieved = next_obs[layout["achieved_goal"]]
         if np.allclose(goal, original_goal):
-            assert transition.get_rewards(0) == source.get_rewards(t)
+            assert reward == pytest.approx(source.get_rewards(t))
             continue
         relabelled += 1
         matches = [j for j in range(len(achieved)) if np.allclose(achieved[j], goal, atol=1e-6)]
         assert matches and max(matches) >= t + 1, "the goal was achieved later in the same episode"
-        assert transition.get_rewards(0) == pytest.approx(float(reward_of(next_achieved, goal, None)))
-    share = relabelled / len(transitions)
+        assert reward == pytest.approx(float(reward_of(next_achieved, goal, None)))
+    share = relabelled / len(batch["t"])
     assert 0.76 < share < 0.84, f"k=4 relabels 4/5 of samples, got {share:.3f}"
     stored = replay.episodes[0]
     np.testing.assert_array_equal(np.asarray(stored.get_observations(slice(0, 51)))[:, layout["desired_goal"]],
@@ -97,8 +99,7 @@ def test_relabelled_samples_follow_k(episode) -> None:
     replay = buffer("future", k=1)
     replay.add([episode[0]])
     goal = episode[0].get_observations(0)[replay.layout["desired_goal"]]
-    transitions = sample(replay)
-    share = np.mean([not np.allclose(t.get_observations(0)[replay.layout["desired_goal"]], goal) for t in transitions])
+    share = np.mean([not np.allclose(obs[replay.layout["desired_goal"]], goal) for obs in sample(replay)["obs"]])
     assert 0.45 < share < 0.55
 
 
@@ -106,10 +107,13 @@ def test_no_her_buffer_never_relabels(episode) -> None:
     source, _ = episode
     replay = buffer(None)
     replay.add([source])
-    for transition in sample(replay, 500):
-        t = transition.t_started
-        np.testing.assert_array_equal(transition.get_observations(0), source.get_observations(t))
-        assert transition.get_rewards(0) == source.get_rewards(t)
+    batch = sample(replay, 500)
+    for t, obs, next_obs, reward in zip(batch["t"].tolist(), batch["obs"], batch["new_obs"], batch["rewards"], strict=True):
+        np.testing.assert_array_equal(obs, source.get_observations(t))
+        np.testing.assert_array_equal(next_obs, source.get_observations(t + 1))
+        assert reward == pytest.approx(source.get_rewards(t))
+    assert batch["terminateds"].dtype == bool and not batch["terminateds"].any(), "Fetch episodes are truncated, never terminated"
+    np.testing.assert_array_equal(batch["n_step"], 1)
 
 
 def test_a_running_episode_offers_only_goals_it_has_reached() -> None:
@@ -117,9 +121,27 @@ def test_a_running_episode_offers_only_goals_it_has_reached() -> None:
     replay = buffer("future")
     replay.add([source.slice(slice(0, 10))])  # a chunk of an episode still running
     reached = achieved[:11]
-    for transition in sample(replay, 500):
-        goal = transition.get_observations(0)[replay.layout["desired_goal"]]
+    for obs in sample(replay, 500)["obs"]:
+        goal = obs[replay.layout["desired_goal"]]
         assert any(np.allclose(goal, a) for a in [*reached, source.get_observations(0)[replay.layout["desired_goal"]]])
+
+
+def test_chunks_join_their_episode_and_evicted_episodes_leave() -> None:
+    """Runners hand the buffer chunks of running episodes; full episodes push the oldest out."""
+    first, _ = fetch_reach_episode(50, seed=7)
+    second, _ = fetch_reach_episode(50, seed=8)
+    replay = HindsightReplayBuffer(capacity=80, env="FetchReach-v4", env_config={}, strategy=None)
+    replay.add([first.slice(slice(0, 10))])
+    replay.add([first.slice(slice(10, 50))])
+    batch = sample(replay, 500)
+    assert batch["t"].max() >= 10, "the second chunk's steps are sampled"
+    for t, obs, next_obs in zip(batch["t"].tolist(), batch["obs"], batch["new_obs"], strict=True):
+        np.testing.assert_array_equal(obs, first.get_observations(t))
+        np.testing.assert_array_equal(next_obs, first.get_observations(t + 1))
+    replay.add([second])  # 100 steps > capacity 80: the first episode is evicted
+    batch = sample(replay, 500)
+    for t, obs in zip(batch["t"].tolist(), batch["obs"], strict=True):
+        np.testing.assert_array_equal(obs, second.get_observations(t))
 
 
 def test_final_and_episode_strategies(episode) -> None:
@@ -127,16 +149,17 @@ def test_final_and_episode_strategies(episode) -> None:
     final = buffer("final")
     final.add([source])
     goal = source.get_observations(0)[final.layout["desired_goal"]]
-    for transition in sample(final, 300):
-        relabelled = transition.get_observations(0)[final.layout["desired_goal"]]
+    for obs in sample(final, 300)["obs"]:
+        relabelled = obs[final.layout["desired_goal"]]
         assert np.allclose(relabelled, goal) or np.allclose(relabelled, achieved[-1])
     anywhere = buffer("episode")
     anywhere.add([source])
     early = 0
-    for transition in sample(anywhere, 1000):
-        relabelled = transition.get_observations(0)[anywhere.layout["desired_goal"]]
+    batch = sample(anywhere, 1000)
+    for t, obs in zip(batch["t"].tolist(), batch["obs"], strict=True):
+        relabelled = obs[anywhere.layout["desired_goal"]]
         steps = [j for j in range(len(achieved)) if np.allclose(achieved[j], relabelled)]
-        early += bool(steps) and max(steps) <= transition.t_started
+        early += bool(steps) and max(steps) <= t
     assert early > 0, "the episode strategy also draws goals from before the transition"
 
 
@@ -146,16 +169,16 @@ def test_n_step_rewards_are_recomputed_per_step(episode, reward_of) -> None:
     replay.add([source])
     goal0 = source.get_observations(0)[replay.layout["desired_goal"]]
     checked, at_end = 0, 0
-    for transition in sample(replay, 1000, n_step=3):
-        goal = transition.get_observations(0)[replay.layout["desired_goal"]]
-        t = transition.t_started
+    batch = sample(replay, 1000, n_step=3)
+    for t, obs, next_obs, reward, n_step in zip(batch["t"].tolist(), batch["obs"], batch["new_obs"], batch["rewards"], batch["n_step"], strict=True):
+        goal = obs[replay.layout["desired_goal"]]
         if np.allclose(goal, goal0):
             continue
         steps = min(3, len(source) - t)  # fewer at the episode's end
         expected = sum(GAMMA**i * float(reward_of(achieved[t + 1 + i], goal, None)) for i in range(steps))
-        assert transition.get_rewards(0) == pytest.approx(expected)
-        assert transition.extra_model_outputs["n_step"][0] == steps, "the target discounts by the steps taken"
-        np.testing.assert_allclose(transition.get_observations(1), np.concatenate(
+        assert reward == pytest.approx(expected, rel=1e-5)
+        assert n_step == steps, "the target discounts by the steps taken"
+        np.testing.assert_allclose(next_obs, np.concatenate(
             [achieved[t + steps], goal, source.get_observations(t + steps)[replay.layout["observation"]]]), rtol=1e-6)
         checked += 1
         at_end += steps < 3

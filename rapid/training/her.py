@@ -1,25 +1,46 @@
 """Hindsight Experience Replay (Andrychowicz et al. 2017) for RLlib's SAC on the new API stack.
 
-RLlib's SAC samples 1-step transitions (o_t, a_t, r, o_t+n) from an episode replay buffer.
-This buffer relabels a share of them at sample time: the desired goal in o_t and o_t+n
-becomes a goal the same episode achieved later (`future`), at its last stored step
-(`final`) or anywhere in it (`episode`), and the reward is recomputed with the env's own
+RLlib's SAC learns from 1-step transitions (o_t, a_t, r, o_t+n) drawn from an episode replay
+buffer. This buffer relabels a share of them at sample time: the desired goal in o_t and o_t+n
+becomes a goal the same episode achieved later (`future`), at its last stored step (`final`)
+or anywhere in it (`episode`), and the reward is recomputed with the env's own
 `compute_reward`, in one vectorized call per batch. An episode still running in the buffer
 only offers goals it has already reached: the buffer holds nothing beyond them.
 
 Observations reach the buffer flattened by RLlib's FlattenObservations connector, in
 sorted key order (achieved_goal | desired_goal | observation); `goal_layout` names the
-slices. `HindsightSAC` is SAC with this buffer, plugged in where RLlib creates it.
+slices. The buffer keeps RLlib's episodes (its adding, eviction and checkpoint state) and a
+numpy copy of each, and hands SAC's learner the batch's columns directly: building a
+one-step episode per transition and running the learner connectors over them cost more
+than the update itself. `HindsightSAC` is SAC with this buffer and that hand-over.
 """
 
+from collections import deque
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
+from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
 from ray.rllib.algorithms.sac import SAC
 from ray.rllib.core import DEFAULT_AGENT_ID, DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
-from ray.rllib.env.utils.infinite_lookback_buffer import InfiniteLookbackBuffer
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    REPLAY_BUFFER_ADD_DATA_TIMER,
+    REPLAY_BUFFER_RESULTS,
+    REPLAY_BUFFER_SAMPLE_TIMER,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TD_ERROR_KEY,
+    TIMERS,
+)
 from ray.rllib.utils.replay_buffers.episode_replay_buffer import EpisodeReplayBuffer
 
 from rapid.platform.registry import ENVS
@@ -48,8 +69,28 @@ def goal_layout(space: gym.spaces.Dict) -> dict[str, slice]:
     return layout
 
 
+@dataclass(frozen=True)
+class StoredSteps:
+    """One stored episode as arrays: observations 0..T, actions, rewards and whether it terminated at T."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+
+    @classmethod
+    def of(cls, episode: SingleAgentEpisode) -> "StoredSteps":
+        steps = slice(0, len(episode))
+        return cls(
+            np.asarray(episode.get_observations(slice(0, len(episode) + 1)), dtype=np.float32),
+            np.asarray(episode.get_actions(steps), dtype=np.float32),
+            np.asarray(episode.get_rewards(steps), dtype=np.float64),
+            episode.is_terminated,
+        )
+
+
 class HindsightReplayBuffer(EpisodeReplayBuffer):
-    """RLlib's uniform episode buffer that relabels goals at sample time.
+    """RLlib's uniform episode buffer that relabels goals at sample time and samples columns.
 
     With `strategy=None` it never relabels: the no-HER baseline uses the same buffer.
     """
@@ -72,93 +113,94 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
         self.strategy = strategy
         # k relabelled goals per real one: the share relabelled is k / (k + 1) (0.8 for k = 4).
         self.relabel_probability = 0.0 if strategy is None else 1.0 - 1.0 / (1 + k)
+        # StoredSteps of each episode in self.episodes, in the same order.
+        self.stored: deque[StoredSteps] = deque()
 
-    def _sample_episodes(
-        self,
-        num_items: int | None = None,
-        *,
-        batch_size_B: int | None = None,
-        batch_length_T: int | None = None,
-        n_step: int = 1,
-        gamma: float = 0.99,
-        include_extra_model_outputs: bool = False,
-        lookback: int = 1,
-        **_: Any,
-    ) -> list[SingleAgentEpisode]:
-        """`batch_size_B` transitions drawn uniformly over stored steps, as RLlib's buffer draws
-        them, built straight from the stored episodes (RLlib slices an episode per transition,
-        which cost SAC more than its learner update here) and relabelled on the way."""
-        if batch_length_T or not isinstance(n_step, int):
+    def add(self, episodes: list[SingleAgentEpisode] | SingleAgentEpisode) -> None:
+        """RLlib's add (chunks join their episode, the oldest episodes are evicted), then the arrays
+        of every episode the chunks touched."""
+        chunks = episodes if isinstance(episodes, list) else [episodes]
+        evicted = self._num_episodes_evicted
+        super().add(chunks)
+        evicted = self._num_episodes_evicted - evicted
+        # The episodes now stored are the old ones after the evicted, then the new ones.
+        self.stored.extend([None] * (len(self.episodes) + evicted - len(self.stored)))
+        for _ in range(evicted):
+            self.stored.popleft()
+        for chunk in chunks:
+            index = self.episode_id_to_index.get(chunk.id_)
+            if index is not None:
+                position = index - self._num_episodes_evicted
+                self.stored[position] = StoredSteps.of(self.episodes[position])
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """A checkpointed buffer, its arrays rebuilt from its episodes."""
+        super().set_state(state)
+        self.stored = deque(StoredSteps.of(episode) for episode in self.episodes)
+
+    def sample(
+        self, num_items: int | None = None, *, n_step: int = 1, gamma: float = 0.99, **options: Any
+    ) -> dict[str, np.ndarray]:
+        """`num_items` transitions drawn uniformly over stored steps, as RLlib's buffer draws them,
+        as SAC's train-batch columns (obs, new_obs, actions, rewards, terminateds, n_step, weights;
+        `t` says each one's step in its episode), k/(k+1) of them relabelled."""
+        if options.get("batch_length_T") or not isinstance(n_step, int):
             raise ValueError("HER relabels single n-step transitions: no sequences (recurrent modules), no random n_step")
-        size = num_items or batch_size_B or self.batch_size_B
+        size = num_items or self.batch_size_B
         picks = self.rng.integers(len(self._indices), size=size)
-        relabelled = self.rng.random(size) < self.relabel_probability
-        transitions, goals, next_achieved = [], [], []
-        for pick, relabel in zip(picks, relabelled, strict=True):
+        relabel = self.rng.random(size) < self.relabel_probability
+        goal_draw = self.rng.random(size)
+        dim = self.stored[0].observations.shape[1]
+        obs, next_obs = np.empty((size, dim), np.float32), np.empty((size, dim), np.float32)
+        actions = np.empty((size, *self.stored[0].actions.shape[1:]), np.float32)
+        rewards, terminated = np.zeros((size, n_step)), np.zeros(size, bool)
+        steps, t_of = np.empty(size, np.int64), np.empty(size, np.int64)
+        achieved = self.layout["achieved_goal"]
+        goals = np.empty((size, achieved.stop - achieved.start), np.float32)
+        next_achieved = np.empty((size, n_step, achieved.stop - achieved.start), np.float32)
+        for i, pick in enumerate(picks):
             episode_index, t = self._indices[pick]
-            episode = self.episodes[episode_index - self._num_episodes_evicted]
-            steps = min(n_step, len(episode) - t)
-            transitions.append(self._transition(episode, t, steps, gamma, include_extra_model_outputs, lookback))
-            if relabel:
-                goal_step = self._goal_step(t + steps, len(episode))
-                goals.append(episode.get_observations(goal_step)[self.layout["achieved_goal"]])
-                later = np.asarray(episode.get_observations(slice(t + 1, t + 1 + steps)))
-                next_achieved.append(later[:, self.layout["achieved_goal"]])
-        if goals:
-            chosen = [tr for tr, relabel in zip(transitions, relabelled, strict=True) if relabel]
-            self._relabel(chosen, np.stack(goals), next_achieved, gamma)
+            ep = self.stored[episode_index - self._num_episodes_evicted]
+            length = len(ep.rewards)
+            n = min(n_step, length - t)
+            steps[i], t_of[i] = n, t
+            obs[i], next_obs[i], actions[i] = ep.observations[t], ep.observations[t + n], ep.actions[t]
+            rewards[i, :n] = ep.rewards[t : t + n]
+            terminated[i] = ep.terminated and t + n == length
+            if relabel[i]:
+                goals[i] = ep.observations[self._goal_step(t + n, length, goal_draw[i]), achieved]
+                # Fewer steps than n (an episode's end) repeat the last achieved goal; the discount mask drops them.
+                next_achieved[i] = ep.observations[np.minimum(np.arange(t + 1, t + 1 + n_step), t + n), achieved]
+        discount = gamma ** np.arange(n_step) * (np.arange(n_step)[None, :] < steps[:, None])
+        if relabel.any():
+            goal = goals[relabel]
+            reached = next_achieved[relabel].reshape(-1, goal.shape[1])
+            per_step = self.compute_reward(reached, np.repeat(goal, n_step, axis=0), None)
+            rewards[relabel] = per_step.reshape(-1, n_step)
+            obs[relabel, self.layout["desired_goal"]] = goal
+            next_obs[relabel, self.layout["desired_goal"]] = goal
         self.sampled_timesteps += size
         self._log_sample(size, len({self._indices[p][0] for p in picks}), len(set(picks.tolist())), n_step)
-        return transitions
+        return {
+            Columns.OBS: obs,
+            Columns.NEXT_OBS: next_obs,
+            Columns.ACTIONS: actions,
+            Columns.REWARDS: (rewards * discount).sum(axis=1).astype(np.float32),
+            Columns.TERMINATEDS: terminated,
+            # What SAC's loss reads besides the transition: the discount exponent (the steps
+            # actually taken: fewer than n at an episode's end) and a unit weight (no prioritization).
+            "n_step": steps.astype(np.float32),
+            "weights": np.ones(size, np.float32),
+            Columns.T: t_of,
+        }
 
-    @staticmethod
-    def _transition(
-        episode: SingleAgentEpisode, t: int, steps: int, gamma: float, extra_outputs: bool, lookback: int
-    ) -> SingleAgentEpisode:
-        """(o_t, a_t, discounted reward over `steps`, o_t+steps) as a one-step episode, as RLlib's buffer returns it."""
-        rewards = np.asarray(episode.get_rewards(slice(t, t + steps)), dtype=np.float64)
-        at_end = t + steps == len(episode)
-        transition = SingleAgentEpisode(
-            id_=episode.id_,
-            agent_id=episode.agent_id,
-            module_id=episode.module_id,
-            observation_space=episode.observation_space,
-            action_space=episode.action_space,
-            observations=[episode.get_observations(t), episode.get_observations(t + steps)],
-            actions=[episode.get_actions(t)],
-            rewards=[float(rewards @ gamma ** np.arange(steps))],
-            infos=[episode.get_infos(t), episode.get_infos(t + steps)],
-            terminated=at_end and episode.is_terminated,
-            truncated=at_end and episode.is_truncated,
-            extra_model_outputs=(
-                {k: [episode.get_extra_model_outputs(k, t)] for k in episode.extra_model_outputs} if extra_outputs else {}
-            ),
-            t_started=t,
-            len_lookback_buffer=0,
-        )
-        # What RLlib's SAC loss reads besides the transition: the discount exponent (the steps
-        # actually taken: fewer than n at an episode's end) and a unit weight (no prioritization).
-        transition.extra_model_outputs["n_step"] = InfiniteLookbackBuffer(np.full((1 + lookback,), steps), lookback=lookback)
-        transition.extra_model_outputs["weights"] = InfiniteLookbackBuffer(np.ones((1 + lookback,)), lookback=lookback)
-        return transition
-
-    def _relabel(
-        self, chosen: list[SingleAgentEpisode], goal: np.ndarray, next_achieved: list[np.ndarray], gamma: float
-    ) -> None:
-        """New desired goals in o_t and o_t+n, rewards from one vectorized compute_reward call."""
-        longest = max(len(a) for a in next_achieved)
-        # Items with fewer steps (an episode's end) repeat their last achieved goal; the mask drops those rewards.
-        padded = np.stack([np.concatenate([a, np.repeat(a[-1:], longest - len(a), 0)]) for a in next_achieved])
-        per_step = self.compute_reward(padded.reshape(-1, goal.shape[-1]), np.repeat(goal, longest, axis=0), None)
-        mask = np.arange(longest)[None, :] < np.array([len(a) for a in next_achieved])[:, None]
-        rewards = (per_step.reshape(len(chosen), longest) * mask * gamma ** np.arange(longest)).sum(axis=1)
-        desired = self.layout["desired_goal"]
-        for transition, g, reward in zip(chosen, goal, rewards, strict=True):
-            for index in (0, 1):
-                obs = np.array(transition.get_observations(index), copy=True)
-                obs[desired] = g
-                transition.set_observations(new_data=obs, at_indices=index)
-            transition.set_rewards(new_data=float(reward), at_indices=0)
+    def _goal_step(self, first_future: int, last: int, draw: float) -> int:
+        """The observation index whose achieved goal becomes the new desired goal (`draw` uniform in [0, 1))."""
+        if self.strategy == "future":
+            return first_future + int(draw * (last + 1 - first_future))
+        if self.strategy == "final":
+            return last
+        return int(draw * (last + 1))
 
     def _log_sample(self, size: int, episodes: int, steps: int, n_step: int) -> None:
         """RLlib's replay-buffer sample metrics (single agent, default module)."""
@@ -174,18 +216,15 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
             **{f"module_to_{key}": {DEFAULT_MODULE_ID: value} for key, value in per.items()},
         )
 
-    def _goal_step(self, first_future: int, last: int) -> int:
-        """The observation index whose achieved goal becomes the new desired goal."""
-        if self.strategy == "future":
-            return int(self.rng.integers(first_future, last + 1))
-        if self.strategy == "final":
-            return last
-        return int(self.rng.integers(0, last + 1))
-
 
 class HindsightSAC(SAC):
-    """SAC whose replay buffer is a HindsightReplayBuffer (RLlib accepts only its own buffer
-    type names in replay_buffer_config, so the buffer is created here instead)."""
+    """SAC whose replay buffer is a HindsightReplayBuffer, feeding its learner ready columns.
+
+    RLlib accepts only its own buffer type names in replay_buffer_config, so the buffer is
+    created here. `training_step` is RLlib's off-policy step (the same round robin of sampling
+    and updates, set by `training_intensity`) with the learner given the buffer's batch instead
+    of episodes to run through its connectors.
+    """
 
     def _create_local_replay_buffer_if_necessary(self, config: dict[str, Any]) -> HindsightReplayBuffer:
         options = {k: v for k, v in config["replay_buffer_config"].items() if k not in ("type", "her")}
@@ -197,3 +236,39 @@ class HindsightSAC(SAC):
             **her,
             **options,
         )
+
+    def training_step(self) -> None:
+        store_rounds, train_rounds = calculate_rr_weights(self.config)
+        for _ in range(store_rounds):
+            with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+                episodes, runner_results = synchronous_parallel_sample(
+                    worker_set=self.env_runner_group,
+                    concat=True,
+                    sample_timeout_s=self.config.sample_timeout_s,
+                    _uses_new_env_runners=True,
+                    _return_metrics=True,
+                )
+            self.metrics.aggregate(runner_results, key=ENV_RUNNER_RESULTS)
+            with self.metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
+                self.local_replay_buffer.add(episodes)
+        sampled = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        if sampled < self.config.num_steps_sampled_before_learning_starts:
+            return
+        for _ in range(train_rounds):
+            with self.metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
+                columns = self.local_replay_buffer.sample(
+                    self.config.total_train_batch_size, n_step=self.config.n_step, gamma=self.config.gamma
+                )
+                self.metrics.aggregate([self.local_replay_buffer.get_metrics()], key=REPLAY_BUFFER_RESULTS)
+            with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+                batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=len(columns[Columns.T]))
+                results = self.learner_group.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled})
+                # One TD error per sample, which RLlib's step takes out for prioritized replay: not a figure to log.
+                for result in results:
+                    for module_results in result.values():
+                        module_results.pop(TD_ERROR_KEY, None)
+                self.metrics.aggregate(results, key=LEARNER_RESULTS)
+        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group, policies=[DEFAULT_MODULE_ID], inference_only=True
+            )
