@@ -21,7 +21,9 @@ def run_rapid(spec: Path, overrides: list[str], storage: str, job: str, profile:
     args += ["--profile", profile] if profile else []
     for override in overrides:
         args += ["--set", override]
-    subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT, env={**os.environ, "RAY_ADDRESS": "local"})
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "RAY_ADDRESS": "local"})
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args[1:])} exited {done.returncode}:\n{done.stderr[-4000:]}")
     wall = time.time() - start
     newest = sorted(Path(storage, job).iterdir())[-1]
     table = pq.read_table(newest / "metrics.parquet").to_pydict()

@@ -13,6 +13,8 @@ Each arm is a fresh process; wall-clock per 100k env steps is measured over the 
     python benchmarks/her_fetch.py                      # FetchReach 3k + FetchPush 15k env steps per arm
     python benchmarks/her_fetch.py --push-steps 100000  # a longer FetchPush budget
     python benchmarks/her_fetch.py --quick              # under a minute: FetchReach, rapid HER only
+    # many cores and a GPU: rapid with 15 env runners and its learner on the GPU, each arm capped at 150 s
+    python benchmarks/her_fetch.py --runners 15 --gpu --budget-s 150 --set training.train_batch_size_per_learner=4096
 """
 
 import argparse
@@ -30,7 +32,7 @@ EVAL_EPISODES = 10
 SUCCESS = "evaluation/env_runners/success_rate"
 
 
-def stable_baselines(env_id: str, steps: int) -> None:
+def stable_baselines(env_id: str, steps: int, budget_s: float) -> None:
     """The peer: SB3 SAC + HER with the job's settings, printing its curve as one JSON line."""
     import gymnasium as gym
     import torch
@@ -62,12 +64,12 @@ def stable_baselines(env_id: str, steps: int) -> None:
     )
     test_env = gym.make(env_id)
     curve, train_s = [], 0.0
-    while model.num_timesteps < steps:
+    while model.num_timesteps < steps and train_s < budget_s:
         start = time.time()
         model.learn(1000, reset_num_timesteps=False)
         train_s += time.time() - start
         curve.append((model.num_timesteps, _sb3_success(model, test_env)))
-    print(json.dumps({"curve": curve, "train_s": train_s}))
+    print(json.dumps({"curve": curve, "train_s": train_s, "device": str(model.device)}))
 
 
 def _sb3_success(model, env) -> float:
@@ -83,10 +85,10 @@ def _sb3_success(model, env) -> float:
     return successes / EVAL_EPISODES
 
 
-def rapid_curve(env_id: str, steps: int, her: bool, storage: str) -> dict:
+def rapid_curve(env_id: str, steps: int, her: bool, storage: str, budget_s: float, extra: list[str]) -> dict:
     job, _ = JOBS[env_id]
-    overrides = [f"stop.env_steps={steps}", "stop.metric={}", "stop.wall_time_s=100000", "evaluation.every=5",
-                 f"evaluation.episodes={EVAL_EPISODES}", f"checkpoint.every={10**6}"]
+    overrides = [f"stop.env_steps={steps}", "stop.metric={}", f"stop.wall_time_s={budget_s}", "evaluation.every=5",
+                 f"evaluation.episodes={EVAL_EPISODES}", f"checkpoint.every={10**6}", *extra]
     if not her:
         overrides.append("her=null")
     figures = run_rapid(ROOT / "jobs" / f"{job}.yaml", overrides, storage, job)
@@ -101,27 +103,43 @@ def steps_to(curve: list, level: float) -> float | None:
     return next((s for s, v in curve if v >= level), None)
 
 
+def success_at(curve: list, steps: float) -> float | None:
+    """Test success at the last evaluation within `steps` env steps (None: none yet)."""
+    return next((v for s, v in reversed(curve) if s <= steps), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reach-steps", type=int, default=JOBS["FetchReach-v4"][1])
     parser.add_argument("--push-steps", type=int, default=JOBS["FetchPush-v4"][1])
-    parser.add_argument("--sb3", nargs=2, metavar=("ENV", "STEPS"), help=argparse.SUPPRESS)
+    parser.add_argument("--budget-s", type=float, default=100_000, help="each arm's cap in seconds of training")
+    parser.add_argument("--runners", type=int, default=0, help="rapid's env runners (2 envs each; 0: the job's laptop setup)")
+    parser.add_argument("--gpu", action="store_true", help="rapid's learner on a GPU (SB3 takes one when there is one)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an override for the rapid arms")
+    parser.add_argument("--arms", nargs="+", default=["rapid_her", "rapid_no_her", "sb3_her"])
+    parser.add_argument("--sb3", nargs=3, metavar=("ENV", "STEPS", "BUDGET_S"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sb3:
-        stable_baselines(args.sb3[0], int(args.sb3[1]))
+        stable_baselines(args.sb3[0], int(args.sb3[1]), float(args.sb3[2]))
         return
     budgets = {"FetchReach-v4": 1500} if args.quick else {"FetchReach-v4": args.reach_steps, "FetchPush-v4": args.push_steps}
-    arms = ("rapid_her",) if args.quick else ("rapid_her", "rapid_no_her", "sb3_her")
+    budgets = {env_id: steps for env_id, steps in budgets.items() if steps > 0}
+    arms = ("rapid_her",) if args.quick else args.arms
+    extra = list(args.set)
+    if args.runners:
+        extra += [f"resources.env_runners={args.runners}", "resources.envs_per_env_runner=2", "resources.cpus_per_learner=1"]
+    if args.gpu:
+        extra.append("resources.gpus_per_learner=1")
     result: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as storage:
         for env_id, steps in budgets.items():
             result[env_id] = {}
             for arm in arms:
                 if arm == "sb3_her":
-                    run = run_baseline(__file__, ["--sb3", env_id, str(steps)])
+                    run = run_baseline(__file__, ["--sb3", env_id, str(steps), str(args.budget_s)])
                 else:
-                    run = rapid_curve(env_id, steps, her=arm == "rapid_her", storage=storage)
+                    run = rapid_curve(env_id, steps, arm == "rapid_her", storage, args.budget_s, extra)
                 curve = run["curve"]
                 final_steps, final_success = curve[-1]
                 result[env_id][arm] = {
@@ -129,14 +147,21 @@ def main() -> None:
                     "success_final": final_success,
                     "steps_to_0.9": steps_to(curve, 0.9),
                     "s_per_100k_env_steps": round(run["train_s"] / final_steps * 100_000, 1),
+                    "curve": curve,
                 }
                 print(f"{env_id} {arm:13s} " + " ".join(f"{s:,.0f}:{v:.2f}" for s, v in curve), flush=True)
+            if "sb3_her" in result[env_id]:
+                peer_steps = result[env_id]["sb3_her"]["env_steps"]
+                for r in result[env_id].values():
+                    r["success_at_sb3_steps"] = success_at(r["curve"], peer_steps)
     for env_id, arms_result in result.items():
         print(f"\n{env_id}: test success (10 deterministic episodes)")
-        print(f"  {'arm':14s} {'env steps':>10} {'final':>6} {'steps to 0.9':>13} {'s per 100k steps':>17}")
+        print(f"  {'arm':14s} {'env steps':>10} {'final':>6} {'at SB3 steps':>13} {'steps to 0.9':>13} {'s per 100k steps':>17}")
         for arm, r in arms_result.items():
             reached = "never" if r["steps_to_0.9"] is None else f"{r['steps_to_0.9']:,.0f}"
-            print(f"  {arm:14s} {r['env_steps']:10,.0f} {r['success_final']:6.2f} {reached:>13}"
+            at_peer = r.get("success_at_sb3_steps")
+            at_peer = "-" if at_peer is None else f"{at_peer:.2f}"
+            print(f"  {arm:14s} {r['env_steps']:10,.0f} {r['success_final']:6.2f} {at_peer:>13} {reached:>13}"
                   f" {r['s_per_100k_env_steps']:17,.0f}")
     print(json.dumps(result))
 
