@@ -20,9 +20,10 @@ from rapid.training.her import HindsightReplayBuffer, goal_layout
 GAMMA = 0.98
 
 
-def fetch_reach_episode(steps: int, seed: int) -> tuple[SingleAgentEpisode, np.ndarray]:
+def fetch_reach_episode(steps: int, seed: int, terminate: bool = False) -> tuple[SingleAgentEpisode, np.ndarray]:
     """A FetchReach episode under random actions, observations flattened as RLlib's connector
-    does (sorted keys); returns it and its achieved goals per observation index."""
+    does (sorted keys); returns it and its achieved goals per observation index. FetchReach
+    never terminates: `terminate` ends the last step as if it had."""
     env = ENVS.get("FetchReach-v4")({})
     struct = get_base_struct_from_space(env.observation_space)
     env.action_space.seed(seed)
@@ -30,11 +31,12 @@ def fetch_reach_episode(steps: int, seed: int) -> tuple[SingleAgentEpisode, np.n
     episode = SingleAgentEpisode(observation_space=None, action_space=env.action_space)
     episode.add_env_reset(observation=flatten_inputs_to_1d_tensor(obs, struct, batch_axis=False), infos=info)
     achieved = [obs["achieved_goal"]]
-    for _ in range(steps):
+    for step in range(steps):
         action = env.action_space.sample()
         obs, reward, terminated, truncated, info = env.step(action)
         flat = flatten_inputs_to_1d_tensor(obs, struct, batch_axis=False)
-        episode.add_env_step(flat, action, reward, infos=info, terminated=terminated, truncated=truncated)
+        terminated = terminated or (terminate and step == steps - 1)
+        episode.add_env_step(flat, action, reward, infos=info, terminated=terminated, truncated=truncated and not terminated)
         achieved.append(obs["achieved_goal"])
     env.close()
     return episode, np.array(achieved)
@@ -114,6 +116,17 @@ def test_no_her_buffer_never_relabels(episode) -> None:
         assert reward == pytest.approx(source.get_rewards(t))
     assert batch["terminateds"].dtype == bool and not batch["terminateds"].any(), "Fetch episodes are truncated, never terminated"
     np.testing.assert_array_equal(batch["n_step"], 1)
+    assert batch["actions"].shape == (500, 4) and batch["rewards"].shape == (500,)
+    assert {batch[c].dtype for c in ("obs", "new_obs", "actions", "rewards", "n_step", "weights")} == {np.dtype(np.float32)}
+
+
+def test_only_an_episodes_last_step_is_terminal() -> None:
+    source, _ = fetch_reach_episode(20, seed=4, terminate=True)
+    replay = buffer("future")
+    replay.add([source])
+    batch = sample(replay, 500, n_step=3)
+    np.testing.assert_array_equal(batch["terminateds"], batch["t"] + batch["n_step"] == 20)
+    assert batch["terminateds"].any() and not batch["terminateds"].all()
 
 
 def test_a_running_episode_offers_only_goals_it_has_reached() -> None:
@@ -132,7 +145,7 @@ def test_chunks_join_their_episode_and_evicted_episodes_leave() -> None:
     second, _ = fetch_reach_episode(50, seed=8)
     replay = HindsightReplayBuffer(capacity=80, env="FetchReach-v4", env_config={}, strategy=None)
     replay.add([first.slice(slice(0, 10))])
-    replay.add([first.slice(slice(10, 50))])
+    replay.add([first.slice(slice(10, 30)), first.slice(slice(30, 50))])
     batch = sample(replay, 500)
     assert batch["t"].max() >= 10, "the second chunk's steps are sampled"
     for t, obs, next_obs in zip(batch["t"].tolist(), batch["obs"], batch["new_obs"], strict=True):
@@ -142,6 +155,14 @@ def test_chunks_join_their_episode_and_evicted_episodes_leave() -> None:
     batch = sample(replay, 500)
     for t, obs in zip(batch["t"].tolist(), batch["obs"], strict=True):
         np.testing.assert_array_equal(obs, second.get_observations(t))
+    third, _ = fetch_reach_episode(50, seed=9)
+    fourth, _ = fetch_reach_episode(40, seed=10)
+    replay.add([third, fourth])  # the second goes, and the third right after it came in
+    assert replay.get_num_episodes() == 1
+    batch = sample(replay, 200)
+    assert batch["t"].max() < 40
+    for t, obs in zip(batch["t"].tolist(), batch["obs"], strict=True):
+        np.testing.assert_array_equal(obs, fourth.get_observations(t))
 
 
 def test_final_and_episode_strategies(episode) -> None:
@@ -149,9 +170,9 @@ def test_final_and_episode_strategies(episode) -> None:
     final = buffer("final")
     final.add([source])
     goal = source.get_observations(0)[final.layout["desired_goal"]]
-    for obs in sample(final, 300)["obs"]:
-        relabelled = obs[final.layout["desired_goal"]]
-        assert np.allclose(relabelled, goal) or np.allclose(relabelled, achieved[-1])
+    relabelled = [obs[final.layout["desired_goal"]] for obs in sample(final, 300)["obs"]]
+    assert all(np.allclose(g, goal) or np.allclose(g, achieved[-1]) for g in relabelled)
+    assert 0.7 < np.mean([np.allclose(g, achieved[-1]) for g in relabelled]) < 0.9, "k=4: 4/5 take the final goal"
     anywhere = buffer("episode")
     anywhere.add([source])
     early = 0
