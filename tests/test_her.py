@@ -253,6 +253,8 @@ def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
         first = RLlibJobTrainable(config=config)
         for _ in range(3):
             first.train()
+        learner = first.algo.train()["learners"]["default_policy"]
+        assert learner["num_module_steps_trained"] > 0 and np.isfinite(learner["qf_loss"]), "the buffer's batches train SAC"
         stored = first.algo.local_replay_buffer
         saved_steps = stored.get_num_timesteps()
         first.save_checkpoint(str(tmp_path))
