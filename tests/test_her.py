@@ -4,9 +4,11 @@ import pickle
 import signal
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import ray
+import torch
 from conftest import ROOT, Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
@@ -15,6 +17,7 @@ from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space
 from rapid.platform.registry import ENVS
 from rapid.platform.spec_file import load_spec
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
+from rapid.policies.normalized_sac import NormalizedSACModule
 from rapid.training.her import HindsightReplayBuffer, goal_layout
 
 GAMMA = 0.98
@@ -273,3 +276,15 @@ def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
         second.stop()
     finally:
         ray.shutdown()
+
+
+def test_the_critic_is_one_mlp_over_observation_and_action() -> None:
+    """HER's and SAC's papers' critic (and SB3's): fcnet_hiddens over [observation, action], then one output."""
+    obs_space = gym.spaces.Box(-np.inf, np.inf, (31,), np.float32)
+    module = NormalizedSACModule(observation_space=obs_space, action_space=gym.spaces.Box(-1, 1, (4,), np.float32),
+                                 model_config={"fcnet_hiddens": [64, 64, 64], "fcnet_activation": "tanh", "twin_q": True})
+    for body, head in ((module.qf_encoder, module.qf), (module.qf_twin_encoder, module.qf_twin)):
+        layers = [m for m in [*body.modules(), *head.modules()] if isinstance(m, torch.nn.Linear)]
+        assert [(layer.in_features, layer.out_features) for layer in layers] == [(35, 64), (64, 64), (64, 64), (64, 1)]
+    q = module.compute_q_values({"obs": torch.zeros(5, 31), "actions": torch.zeros(5, 4)})
+    assert q.shape == (5,)
