@@ -9,7 +9,7 @@ batches update them, relabelled goals included.
 The critic is one MLP (`fcnet_hiddens`) over observation and action concatenated, as in the
 papers and stable-baselines3. RLlib's SAC catalog gives each Q network two streams (observation
 and action, each `fcnet_hiddens` deep) and a fusion net: two and a half times the layers, and
-about twice the update time on a CPU. Everything else is RLlib's DefaultSACTorchRLModule, built
+about three times the update time on a CPU. Everything else is RLlib's DefaultSACTorchRLModule, built
 from `model_config` by its catalog.
 """
 
