@@ -15,6 +15,15 @@ Each arm is a fresh process; wall-clock per 100k env steps is measured over the 
     python benchmarks/her_fetch.py --quick              # under a minute: FetchReach, rapid HER only
     # many cores and a GPU: rapid with 15 env runners and its learner on the GPU, each arm capped at 150 s
     python benchmarks/her_fetch.py --runners 15 --gpu --budget-s 150 --set training.train_batch_size_per_learner=4096
+
+FetchPush's 1M env steps take longer than one sitting on a laptop. rapid's arm is then the job
+itself, stopped with Ctrl-C and resumed from its checkpoint (replay buffer included); SB3's arm
+saves its model, buffer and curve in `--keep DIR` and goes on from them the next time:
+
+    rapid run jobs/fetch_push_her.yaml --set storage_path=runs --set evaluation.every=5 --set checkpoint.every=100
+    rapid run --resume runs/fetch_push_her/<run>                       # the next sitting
+    python benchmarks/her_fetch.py --arms sb3_her --reach-steps 0 --push-steps 1000000 --budget-s 7000 --keep runs
+    python benchmarks/her_fetch.py --arms --from-run runs/fetch_push_her/<run>   # figures so far
 """
 
 import argparse
@@ -22,54 +31,87 @@ import contextlib
 import io
 import json
 import math
+import shutil
 import tempfile
 import time
+from pathlib import Path
 
+import pyarrow.parquet as pq
 from common import ROOT, run_baseline, run_rapid
+
+from rapid.platform.spec_file import load_spec
 
 JOBS = {"FetchReach-v4": ("fetch_reach_her", 3000), "FetchPush-v4": ("fetch_push_her", 15000)}
 EVAL_EPISODES = 10
 SUCCESS = "evaluation/env_runners/success_rate"
+SB3_SAVE_EVERY = 50_000
 
 
-def stable_baselines(env_id: str, steps: int, budget_s: float) -> None:
-    """The peer: SB3 SAC + HER with the job's settings, printing its curve as one JSON line."""
+def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None) -> None:
+    """The peer: SB3 SAC + HER with the job's settings, printing its curve as one JSON line. With
+    `keep`, it goes on from the model, replay buffer and curve saved there, and saves them every
+    SB3_SAVE_EVERY env steps and when it stops: a run longer than one sitting."""
     import gymnasium as gym
     import torch
     from stable_baselines3 import SAC, HerReplayBuffer
-
-    from rapid.platform.spec_file import load_spec
 
     with contextlib.redirect_stderr(io.StringIO()):
         import gymnasium_robotics
     gym.register_envs(gymnasium_robotics)
     job = load_spec(ROOT / "jobs" / f"{JOBS[env_id][0]}.yaml").job
     training = job.training
-    model = SAC(
-        "MultiInputPolicy",
-        gym.make(env_id),
-        replay_buffer_class=HerReplayBuffer,
-        replay_buffer_kwargs={"n_sampled_goal": job.her.k, "goal_selection_strategy": job.her.strategy},
-        learning_rate=training["actor_lr"],
-        gamma=training["gamma"],
-        tau=training["tau"],
-        batch_size=training["train_batch_size_per_learner"],
-        buffer_size=training["replay_buffer_config"]["capacity"],
-        learning_starts=training["num_steps_sampled_before_learning_starts"],
-        policy_kwargs={
-            "net_arch": job.policy.model_config_["fcnet_hiddens"],
-            "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[job.policy.model_config_["fcnet_activation"]],
-        },
-        seed=job.seed,
-    )
+    saved = keep / f"sb3_{env_id}" if keep else None
+    progress = {"curve": [], "train_s": 0.0}
+    if saved and saved.is_dir():
+        model = SAC.load(saved / "model.zip", env=gym.make(env_id))
+        model.load_replay_buffer(saved / "replay_buffer.pkl")
+        progress = json.loads((saved / "progress.json").read_text())
+    else:
+        model = SAC(
+            "MultiInputPolicy",
+            gym.make(env_id),
+            replay_buffer_class=HerReplayBuffer,
+            replay_buffer_kwargs={"n_sampled_goal": job.her.k, "goal_selection_strategy": job.her.strategy},
+            learning_rate=training["actor_lr"],
+            gamma=training["gamma"],
+            tau=training["tau"],
+            batch_size=training["train_batch_size_per_learner"],
+            buffer_size=training["replay_buffer_config"]["capacity"],
+            learning_starts=training["num_steps_sampled_before_learning_starts"],
+            policy_kwargs={
+                "net_arch": job.policy.model_config_["fcnet_hiddens"],
+                "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[job.policy.model_config_["fcnet_activation"]],
+            },
+            seed=job.seed,
+        )
     test_env = gym.make(env_id)
-    curve, train_s = [], 0.0
-    while model.num_timesteps < steps and train_s < budget_s:
+    spent = 0.0
+    while model.num_timesteps < steps and spent < budget_s:
         start = time.time()
         model.learn(1000, reset_num_timesteps=False)
-        train_s += time.time() - start
-        curve.append((model.num_timesteps, _sb3_success(model, test_env)))
-    print(json.dumps({"curve": curve, "train_s": train_s}))
+        elapsed = time.time() - start
+        spent += elapsed
+        progress["train_s"] += elapsed
+        progress["curve"].append((model.num_timesteps, _sb3_success(model, test_env)))
+        if saved and model.num_timesteps % SB3_SAVE_EVERY == 0:
+            _save_sb3(model, progress, saved)
+    if saved:
+        _save_sb3(model, progress, saved)
+    print(json.dumps(progress))
+
+
+def _save_sb3(model, progress: dict, saved: Path) -> None:
+    """Model, replay buffer and curve written beside `saved`, then swapped in whole."""
+    new, old = saved.with_name(saved.name + ".new"), saved.with_name(saved.name + ".old")
+    shutil.rmtree(new, ignore_errors=True)
+    new.mkdir(parents=True)
+    model.save(new / "model.zip")
+    model.save_replay_buffer(new / "replay_buffer.pkl")
+    (new / "progress.json").write_text(json.dumps(progress))
+    if saved.exists():
+        saved.rename(old)
+    new.rename(saved)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sb3_success(model, env) -> float:
@@ -92,10 +134,21 @@ def rapid_curve(env_id: str, steps: int, her: bool, storage: str, budget_s: floa
     if not her:
         overrides.append("her=null")
     figures = run_rapid(ROOT / "jobs" / f"{job}.yaml", overrides, storage, job)
-    table = figures["table"]
+    return {"curve": rapid_success_curve(figures["table"]), "train_s": figures["train_s"]}
+
+
+def rapid_success_curve(table: dict[str, list]) -> list[tuple[float, float]]:
+    """(env steps, test success) of every evaluation in a rapid run's metrics table."""
     pairs = zip(table["env_steps"], table.get(SUCCESS, []), strict=False)
-    curve = [(s, v) for s, v in pairs if v is not None and not math.isnan(v)]
-    return {"curve": curve, "train_s": figures["train_s"], "env_steps": figures["env_steps"]}
+    return [(s, v) for s, v in pairs if v is not None and not math.isnan(v)]
+
+
+def finished_run(run_dir: Path) -> tuple[str, str, dict]:
+    """Task, arm and curve of a rapid run made outside this script, e.g. one resumed across sessions."""
+    job = load_spec(run_dir / "spec.yaml").job
+    table = pq.read_table(run_dir / "metrics.parquet").to_pydict()
+    arm = "rapid_her" if job.her else "rapid_no_her"
+    return job.env, arm, {"curve": rapid_success_curve(table), "train_s": sum(table["iteration_s"])}
 
 
 def steps_to(curve: list, level: float) -> float | None:
@@ -108,6 +161,20 @@ def success_at(curve: list, steps: float) -> float | None:
     return next((v for s, v in reversed(curve) if s <= steps), None)
 
 
+def record(result: dict[str, dict], env_id: str, arm: str, run: dict) -> None:
+    """An arm's figures from its curve and training seconds, and its curve printed as one line."""
+    curve = run["curve"]
+    final_steps, final_success = curve[-1]
+    result.setdefault(env_id, {})[arm] = {
+        "env_steps": final_steps,
+        "success_final": final_success,
+        "steps_to_0.9": steps_to(curve, 0.9),
+        "s_per_100k_env_steps": round(run["train_s"] / final_steps * 100_000, 1),
+        "curve": curve,
+    }
+    print(f"{env_id} {arm:13s} " + " ".join(f"{s:,.0f}:{v:.2f}" for s, v in curve), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -117,11 +184,14 @@ def main() -> None:
     parser.add_argument("--runners", type=int, default=0, help="rapid's env runners (2 envs each; 0: the job's laptop setup)")
     parser.add_argument("--gpu", action="store_true", help="rapid's learner on a GPU (SB3 takes one when there is one)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an override for the rapid arms")
-    parser.add_argument("--arms", nargs="+", default=["rapid_her", "rapid_no_her", "sb3_her"])
-    parser.add_argument("--sb3", nargs=3, metavar=("ENV", "STEPS", "BUDGET_S"), help=argparse.SUPPRESS)
+    parser.add_argument("--arms", nargs="*", default=["rapid_her", "rapid_no_her", "sb3_her"])
+    parser.add_argument("--from-run", action="append", default=[], metavar="RUN_DIR",
+                        help="also report a rapid run made with `rapid run` (and `rapid run --resume`)")
+    parser.add_argument("--keep", metavar="DIR", help="SB3's arm saves its model, buffer and curve here and goes on from them")
+    parser.add_argument("--sb3", nargs=4, metavar=("ENV", "STEPS", "BUDGET_S", "KEEP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sb3:
-        stable_baselines(args.sb3[0], int(args.sb3[1]), float(args.sb3[2]))
+        stable_baselines(args.sb3[0], int(args.sb3[1]), float(args.sb3[2]), Path(args.sb3[3]) if args.sb3[3] else None)
         return
     budgets = {"FetchReach-v4": 1500} if args.quick else {"FetchReach-v4": args.reach_steps, "FetchPush-v4": args.push_steps}
     budgets = {env_id: steps for env_id, steps in budgets.items() if steps > 0}
@@ -132,28 +202,22 @@ def main() -> None:
     if args.gpu:
         extra.append("resources.gpus_per_learner=1")
     result: dict[str, dict] = {}
+    for run_dir in args.from_run:
+        env_id, arm, run = finished_run(Path(run_dir))
+        record(result, env_id, arm, run)
     with tempfile.TemporaryDirectory() as storage:
         for env_id, steps in budgets.items():
-            result[env_id] = {}
             for arm in arms:
                 if arm == "sb3_her":
-                    run = run_baseline(__file__, ["--sb3", env_id, str(steps), str(args.budget_s)])
+                    run = run_baseline(__file__, ["--sb3", env_id, str(steps), str(args.budget_s), args.keep or ""])
                 else:
                     run = rapid_curve(env_id, steps, arm == "rapid_her", storage, args.budget_s, extra)
-                curve = run["curve"]
-                final_steps, final_success = curve[-1]
-                result[env_id][arm] = {
-                    "env_steps": final_steps,
-                    "success_final": final_success,
-                    "steps_to_0.9": steps_to(curve, 0.9),
-                    "s_per_100k_env_steps": round(run["train_s"] / final_steps * 100_000, 1),
-                    "curve": curve,
-                }
-                print(f"{env_id} {arm:13s} " + " ".join(f"{s:,.0f}:{v:.2f}" for s, v in curve), flush=True)
-            if "sb3_her" in result[env_id]:
-                peer_steps = result[env_id]["sb3_her"]["env_steps"]
-                for r in result[env_id].values():
-                    r["success_at_sb3_steps"] = success_at(r["curve"], peer_steps)
+                record(result, env_id, arm, run)
+    for arms_result in result.values():
+        if "sb3_her" in arms_result:
+            peer_steps = arms_result["sb3_her"]["env_steps"]
+            for r in arms_result.values():
+                r["success_at_sb3_steps"] = success_at(r["curve"], peer_steps)
     for env_id, arms_result in result.items():
         print(f"\n{env_id}: test success (10 deterministic episodes)")
         print(f"  {'arm':14s} {'env steps':>10} {'final':>6} {'at SB3 steps':>13} {'steps to 0.9':>13} {'s per 100k steps':>17}")

@@ -1,5 +1,6 @@
 """`rapid run` end to end on real Ray and MuJoCo: results folder, resume after SIGKILL and Ctrl-C, eval."""
 
+import io
 import json
 import os
 import shutil
@@ -10,18 +11,24 @@ from pathlib import Path
 import cv2
 import pytest
 from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
+from ray.tune.experiment import Trial
+
+from rapid.platform import progress
+from rapid.platform.spec import Stop
 
 SMOKE = ("jobs/quickstart.yaml", "--profile", "smoke")
 
 
 def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path) -> None:
     outcome = rapid("run", *SMOKE, "--set", f"storage_path={tmp_path}", "--set", "evaluation={every: 2, episodes: 2}",
-                    env=embedded_env())
+                    "--set", "stop.env_steps=1536", env=embedded_env())
     assert outcome.returncode == 0, outcome.stderr
     (run,) = results_of(tmp_path, "quickstart")
     table = rows(run)
-    assert table["iteration"] == [1, 2]
-    assert table["eval_return_mean"][-1] > 0  # evaluated at iteration 2
+    assert table["iteration"] == [1, 2, 3]
+    evaluated = [value is not None and value == value for value in table["eval_return_mean"]]
+    assert evaluated == [False, True, False], "only iteration 2 evaluated: its row alone has evaluation figures"
+    assert table["eval_return_mean"][1] > 0
     for column in ("wall_time_s", "env_steps", "env_steps_per_s", "episode_return_mean", "episode_return_min",
                    "episode_return_max", "episode_len_mean", "learners/default_policy/policy_loss",
                    "evaluation/env_runners/episode_return_mean"):
@@ -32,7 +39,7 @@ def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path
     assert [p.name for p in pngs] == ["env_steps_per_s.png", "episode_return_mean.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "finished" and summary["iterations"] == 2
+    assert summary["status"] == "finished" and summary["iterations"] == 3
     assert Path(summary["checkpoint"], "rllib_checkpoint.json").is_file()
     assert (run / "spec.yaml").read_text().startswith("kind: rllib")
     assert "[quickstart] iter 1 |" in outcome.stdout  # the progress line
@@ -54,6 +61,20 @@ def killed_and_resumed(ray_head: Head, tmp_path_factory: pytest.TempPathFactory)
     outcome = rapid("run", "--resume", str(run), env=ray_head.env())
     assert outcome.returncode == 0, outcome.stderr
     return run, killed_at
+
+
+def test_the_progress_line_keeps_the_newest_evaluation_between_evaluations(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    metric = "evaluation/env_runners/success_rate"
+    out = io.StringIO()
+    callback = progress.ProgressLine("fetch_push_her", Stop(env_steps=1000), metric, out)
+    trial = Trial("fetch_push_her", trial_id="a", stub=True)
+    for result in ({"training_iteration": 1, "env_steps": 100.0}, {"training_iteration": 2, "env_steps": 200.0, metric: 0.4},
+                   {"training_iteration": 3, "env_steps": 300.0}):
+        callback.on_trial_result(result["training_iteration"], [trial], trial, result)
+    first, evaluated, after = out.getvalue().splitlines()
+    assert f"{metric} - |" in first
+    assert f"{metric} 0.4 |" in evaluated and f"{metric} 0.4 |" in after
 
 
 def test_resume_after_sigkill_continues_from_the_checkpoint(killed_and_resumed: tuple[Path, int]) -> None:

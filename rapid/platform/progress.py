@@ -59,9 +59,15 @@ class ProgressLine(Callback):
         self.tty = out.isatty()
         self._printed_at = 0.0
         self._width = 0
+        # Trial id -> its newest value of the metric: an evaluation metric is only in the rows that evaluated.
+        self._newest: dict[str, float] = {}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = {**result, **row_from_tune_result(result)}
+        value = row.get(self.metric)
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            self._newest[trial.trial_id] = value
+        row[self.metric] = self._newest.get(trial.trial_id, math.nan)
         line = progress_line(self.job, row, self.stop, self.metric)
         if len(trials) > 1:
             done = sum(t.status in ("TERMINATED", "ERROR") for t in trials)

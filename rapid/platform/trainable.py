@@ -12,6 +12,7 @@ from typing import Any
 
 from ray import tune
 from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.utils.metrics import EVALUATION_RESULTS
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from rapid.platform.dashboard import RunGauges
@@ -61,10 +62,20 @@ class RLlibJobTrainable(tune.Trainable):
         self.algo.restore_from_path(f"{checkpoint.rstrip('/')}/{MODULE_WEIGHTS}", component=MODULE_WEIGHTS)
 
     def step(self) -> dict[str, float]:
-        row = rllib_figures(self.algo.train())
+        result = self.algo.train()
+        if not self._evaluated_this_iteration():
+            # RLlib's metrics logger repeats the last evaluation in the next iteration's result:
+            # keeping it would plot every evaluation twice.
+            result.pop(EVALUATION_RESULTS, None)
+        row = rllib_figures(result)
         row.update(central_state.metrics(self.central))
         self.gauges.publish(row)
         return row
+
+    def _evaluated_this_iteration(self) -> bool:
+        """RLlib's own test: evaluate after every `evaluation_interval`-th iteration."""
+        interval = self.algo.config.evaluation_interval
+        return bool(interval) and self.algo.iteration % interval == 0
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.algo.save_to_path(checkpoint_dir)
