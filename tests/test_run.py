@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -21,7 +22,7 @@ SMOKE = ("jobs/quickstart.yaml", "--profile", "smoke")
 
 def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path) -> None:
     outcome = rapid("run", *SMOKE, "--set", f"storage_path={tmp_path}", "--set", "evaluation={every: 2, episodes: 2}",
-                    "--set", "stop.env_steps=1536", env=embedded_env())
+                    "--set", "stop.env_steps=1536", "--set", "metric=eval_return_mean", env=embedded_env())
     assert outcome.returncode == 0, outcome.stderr
     (run,) = results_of(tmp_path, "quickstart")
     table = rows(run)
@@ -36,14 +37,15 @@ def test_embedded_run_writes_parquet_plots_checkpoint_and_summary(tmp_path: Path
     assert table["env_steps"][-1] >= 1024
     assert all(rate > 0 for rate in table["env_steps_per_s"])
     pngs = sorted((run / "plots").glob("*.png"))
-    assert [p.name for p in pngs] == ["env_steps_per_s.png", "episode_return_mean.png"]
+    assert [p.name for p in pngs] == ["env_steps_per_s.png", "episode_return_mean.png", "eval_return_mean.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["iterations"] == 3
+    assert summary["metric_last"] == table["eval_return_mean"][1], "the newest evaluation, not the last row's gap"
     assert Path(summary["checkpoint"], "rllib_checkpoint.json").is_file()
     assert (run / "spec.yaml").read_text().startswith("kind: rllib")
     assert "[quickstart] iter 1 |" in outcome.stdout  # the progress line
-    assert f"results                     {run}" in outcome.stdout
+    assert re.search(rf"^  results +{run}$", outcome.stdout, re.MULTILINE)
 
 
 @pytest.fixture(scope="module")

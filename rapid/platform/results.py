@@ -87,6 +87,13 @@ def draw_plots(
             run.write_bytes(f"{PLOTS}/{name}", png)
 
 
+def newest_value(rows: list[dict[str, Any]], metric: str) -> float:
+    """The metric in the newest row that has it (NaN when none): an evaluation metric is only in
+    the rows of iterations that evaluated."""
+    numbers = (r[metric] for r in reversed(rows) if isinstance(r.get(metric), float) and not math.isnan(r[metric]))
+    return next(numbers, math.nan)
+
+
 def best_value(rows: list[dict[str, Any]], metric: str, mode: str = "max") -> float:
     """The best value a metric reached over all rows (NaN when it never appeared)."""
     values = [r[metric] for r in rows if isinstance(r.get(metric), float) and not math.isnan(r[metric])]

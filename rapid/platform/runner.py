@@ -7,6 +7,7 @@ run folder (spec, metrics.parquet, plots, summary) and the progress line.
 import inspect
 import math
 import os
+from collections import defaultdict
 from typing import Any
 
 from ray import tune
@@ -15,7 +16,7 @@ from ray.tune.logger import JsonLoggerCallback
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
 from rapid.platform.registry import TRAINABLES
-from rapid.platform.results import RunRecorder, best_value, draw_plots, group_summary, write_summary
+from rapid.platform.results import RunRecorder, best_value, draw_plots, group_summary, newest_value, write_summary
 from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir, uri_of
 from rapid.platform.search_space import to_tune
 from rapid.platform.spec import RLlibJob, Stop, SweepJob
@@ -147,7 +148,7 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         "status": _status(results),
         "run_dir": run.uri,
         "metric": job.metric,
-        "metric_last": last.get(job.metric, math.nan),
+        "metric_last": newest_value(rows, job.metric),
         "metric_best": best_value(rows, job.metric, mode),
         "iterations": last.get("iteration", 0),
         "env_steps": last.get("env_steps", math.nan),
@@ -155,7 +156,11 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         "plots": f"{run.uri}/{PLOTS}",
         "errors": [str(e) for e in results.errors],
     }
-    best = _best_result(results, job.metric, mode) if isinstance(job, SweepJob) else (results[0] if len(results) else None)
+    trial_rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        trial_rows[row.get("trial_id")].append(row)
+    newest = {trial: newest_value(trial_rows[trial], job.metric) for trial in trial_rows}
+    best = _best_result(results, newest, mode) if isinstance(job, SweepJob) else (results[0] if len(results) else None)
     checkpoint = best.checkpoint if best is not None else None
     summary["checkpoint"] = uri_of(checkpoint.filesystem, checkpoint.path) if checkpoint else None
     if isinstance(job, SweepJob):
@@ -163,7 +168,7 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         summary["trials"] = [
             {
                 "trial_id": r.metrics.get("trial_id"),
-                job.metric: r.metrics.get(job.metric),
+                job.metric: newest.get(r.metrics.get("trial_id"), math.nan),
                 "iterations": r.metrics.get("training_iteration"),
                 "error": str(r.error) if r.error else None,
             }
@@ -175,11 +180,12 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
     return summary
 
 
-def _best_result(results: Any, metric: str, mode: str) -> Any:
-    scored = [r for r in results if isinstance(r.metrics.get(metric), (int, float)) and not math.isnan(r.metrics[metric])]
+def _best_result(results: Any, newest: dict[Any, float], mode: str) -> Any:
+    """The trial whose newest value of the metric is best (None when no trial reported it)."""
+    scored = [r for r in results if not math.isnan(newest.get(r.metrics.get("trial_id"), math.nan))]
     if not scored:
         return None
-    return (max if mode == "max" else min)(scored, key=lambda r: r.metrics[metric])
+    return (max if mode == "max" else min)(scored, key=lambda r: newest[r.metrics["trial_id"]])
 
 
 def print_summary(summary: dict[str, Any]) -> None:
