@@ -61,6 +61,8 @@ def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None
     job = load_spec(ROOT / "jobs" / f"{JOBS[env_id][0]}.yaml").job
     training = job.training
     saved = keep / f"sb3_{env_id}" if keep else None
+    if saved and not saved.is_dir() and _beside(saved, ".old").is_dir():
+        _beside(saved, ".old").rename(saved)  # a save stopped between its two renames
     progress = {"curve": [], "train_s": 0.0}
     if saved and saved.is_dir():
         model = SAC.load(saved / "model.zip", env=gym.make(env_id))
@@ -86,23 +88,25 @@ def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None
         )
     test_env = gym.make(env_id)
     spent = 0.0
-    while model.num_timesteps < steps and spent < budget_s:
-        start = time.time()
-        model.learn(1000, reset_num_timesteps=False)
-        elapsed = time.time() - start
-        spent += elapsed
-        progress["train_s"] += elapsed
-        progress["curve"].append((model.num_timesteps, _sb3_success(model, test_env)))
-        if saved and model.num_timesteps % SB3_SAVE_EVERY == 0:
+    try:
+        while model.num_timesteps < steps and spent < budget_s:
+            start = time.time()
+            model.learn(1000, reset_num_timesteps=False)
+            elapsed = time.time() - start
+            spent += elapsed
+            progress["train_s"] += elapsed
+            progress["curve"].append((model.num_timesteps, _sb3_success(model, test_env)))
+            if saved and model.num_timesteps % SB3_SAVE_EVERY == 0:
+                _save_sb3(model, progress, saved)
+    finally:  # Ctrl-C too: the next sitting goes on from here
+        if saved:
             _save_sb3(model, progress, saved)
-    if saved:
-        _save_sb3(model, progress, saved)
-    print(json.dumps(progress))
+    print(json.dumps({**progress, "env_steps": model.num_timesteps}))
 
 
 def _save_sb3(model, progress: dict, saved: Path) -> None:
     """Model, replay buffer and curve written beside `saved`, then swapped in whole."""
-    new, old = saved.with_name(saved.name + ".new"), saved.with_name(saved.name + ".old")
+    new, old = _beside(saved, ".new"), _beside(saved, ".old")
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir(parents=True)
     model.save(new / "model.zip")
@@ -112,6 +116,10 @@ def _save_sb3(model, progress: dict, saved: Path) -> None:
         saved.rename(old)
     new.rename(saved)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _beside(saved: Path, suffix: str) -> Path:
+    return saved.with_name(saved.name + suffix)
 
 
 def _sb3_success(model, env) -> float:
@@ -134,7 +142,7 @@ def rapid_curve(env_id: str, steps: int, her: bool, storage: str, budget_s: floa
     if not her:
         overrides.append("her=null")
     figures = run_rapid(ROOT / "jobs" / f"{job}.yaml", overrides, storage, job)
-    return {"curve": rapid_success_curve(figures["table"]), "train_s": figures["train_s"]}
+    return {"curve": rapid_success_curve(figures["table"]), "train_s": figures["train_s"], "env_steps": figures["env_steps"]}
 
 
 def rapid_success_curve(table: dict[str, list]) -> list[tuple[float, float]]:
@@ -148,7 +156,8 @@ def finished_run(run_dir: Path) -> tuple[str, str, dict]:
     job = load_spec(run_dir / "spec.yaml").job
     table = pq.read_table(run_dir / "metrics.parquet").to_pydict()
     arm = "rapid_her" if job.her else "rapid_no_her"
-    return job.env, arm, {"curve": rapid_success_curve(table), "train_s": sum(table["iteration_s"])}
+    figures = {"curve": rapid_success_curve(table), "train_s": sum(table["iteration_s"]), "env_steps": table["env_steps"][-1]}
+    return job.env, arm, figures
 
 
 def steps_to(curve: list, level: float) -> float | None:
@@ -162,14 +171,13 @@ def success_at(curve: list, steps: float) -> float | None:
 
 
 def record(result: dict[str, dict], env_id: str, arm: str, run: dict) -> None:
-    """An arm's figures from its curve and training seconds, and its curve printed as one line."""
+    """An arm's figures from its curve, env steps and training seconds, and its curve printed as one line."""
     curve = run["curve"]
-    final_steps, final_success = curve[-1]
     result.setdefault(env_id, {})[arm] = {
-        "env_steps": final_steps,
-        "success_final": final_success,
+        "env_steps": run["env_steps"],
+        "success_final": curve[-1][1] if curve else None,
         "steps_to_0.9": steps_to(curve, 0.9),
-        "s_per_100k_env_steps": round(run["train_s"] / final_steps * 100_000, 1),
+        "s_per_100k_env_steps": round(run["train_s"] / run["env_steps"] * 100_000, 1),
         "curve": curve,
     }
     print(f"{env_id} {arm:13s} " + " ".join(f"{s:,.0f}:{v:.2f}" for s, v in curve), flush=True)
@@ -209,7 +217,8 @@ def main() -> None:
         for env_id, steps in budgets.items():
             for arm in arms:
                 if arm == "sb3_her":
-                    run = run_baseline(__file__, ["--sb3", env_id, str(steps), str(args.budget_s), args.keep or ""])
+                    keep = str(Path(args.keep).resolve()) if args.keep else ""
+                    run = run_baseline(__file__, ["--sb3", env_id, str(steps), str(args.budget_s), keep])
                 else:
                     run = rapid_curve(env_id, steps, arm == "rapid_her", storage, args.budget_s, extra)
                 record(result, env_id, arm, run)
@@ -225,7 +234,8 @@ def main() -> None:
             reached = "never" if r["steps_to_0.9"] is None else f"{r['steps_to_0.9']:,.0f}"
             at_peer = r.get("success_at_sb3_steps")
             at_peer = "-" if at_peer is None else f"{at_peer:.2f}"
-            print(f"  {arm:14s} {r['env_steps']:10,.0f} {r['success_final']:6.2f} {at_peer:>13} {reached:>13}"
+            final = "-" if r["success_final"] is None else f"{r['success_final']:.2f}"
+            print(f"  {arm:14s} {r['env_steps']:10,.0f} {final:>6} {at_peer:>13} {reached:>13}"
                   f" {r['s_per_100k_env_steps']:17,.0f}")
     print(json.dumps(result))
 

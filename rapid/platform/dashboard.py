@@ -1,10 +1,11 @@
 """A run's figures as `ray.util.metrics` gauges named rapid_*: the Ray dashboard and Prometheus show them."""
 
 import fnmatch
-import math
 import re
 
 from ray.util.metrics import Gauge
+
+from rapid.platform.figures import is_number
 
 # Figures every run publishes; a job adds its headline metric.
 PUBLISHED = ("env_steps", "env_steps_per_s", "episode_return_mean", "episode_len_mean")
@@ -37,5 +38,5 @@ class RunGauges:
     def publish(self, row: dict[str, float]) -> None:
         """Set the gauge of every published figure in the row that is a number."""
         for figure, value in row.items():
-            if isinstance(value, float) and not math.isnan(value) and any(fnmatch.fnmatchcase(figure, p) for p in self.patterns):
+            if is_number(value) and any(fnmatch.fnmatchcase(figure, p) for p in self.patterns):
                 self._gauge(figure).set(value)

@@ -26,6 +26,11 @@ HEADLINE_FIGURES = (*HEADLINE, "env_steps_per_s")
 TUNE_KEYS = {"training_iteration": "iteration", "time_total_s": "wall_time_s", "time_this_iter_s": "iteration_s"}
 
 
+def is_number(value: Any) -> bool:
+    """A measured figure: a real number, not NaN (a gap: not measured in that row) and not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
+
+
 def _lookup(result: dict[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = result
     for part in path:

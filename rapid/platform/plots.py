@@ -2,7 +2,6 @@
 
 import fnmatch
 import io
-import math
 from collections import defaultdict
 from typing import Any
 
@@ -12,6 +11,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
+from rapid.platform.figures import is_number  # noqa: E402
+
 Rows = list[dict[str, Any]]
 # The column that names a sweep trial's group (`her=null`) when the sweep has `group_by`.
 GROUP = "group"
@@ -19,16 +20,12 @@ GROUP = "group"
 
 def x_axis(rows: Rows) -> str:
     """Env steps when the runs sample an env, else training iterations."""
-    has_steps = any(isinstance(r.get("env_steps"), float) and not math.isnan(r["env_steps"]) for r in rows)
+    has_steps = any(is_number(r.get("env_steps")) for r in rows)
     return "env_steps" if has_steps else "iteration"
 
 
 def _series(rows: Rows, x: str, y: str) -> tuple[list[float], list[float]]:
-    points = [
-        (r[x], r[y])
-        for r in rows
-        if isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float)) and not math.isnan(r[y])
-    ]
+    points = [(r[x], r[y]) for r in rows if is_number(r.get(x)) and is_number(r.get(y))]
     points.sort()
     return [p[0] for p in points], [p[1] for p in points]
 

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
-from rapid.platform.figures import row_from_tune_result
+from rapid.platform.figures import is_number, row_from_tune_result
 from rapid.platform.spec import Stop
 
 # Where stdout is not a terminal (a Ray job's log), print a full line this often instead.
@@ -22,7 +22,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def fmt_number(value: Any) -> str:
-    if not isinstance(value, (int, float)) or math.isnan(value):
+    if not is_number(value):
         return "-"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
@@ -64,9 +64,8 @@ class ProgressLine(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = {**result, **row_from_tune_result(result)}
-        value = row.get(self.metric)
-        if isinstance(value, (int, float)) and not math.isnan(value):
-            self._newest[trial.trial_id] = value
+        if is_number(row.get(self.metric)):
+            self._newest[trial.trial_id] = row[self.metric]
         row[self.metric] = self._newest.get(trial.trial_id, math.nan)
         line = progress_line(self.job, row, self.stop, self.metric)
         if len(trials) > 1:

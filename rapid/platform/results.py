@@ -8,7 +8,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from rapid.platform.figures import row_from_tune_result
+from rapid.platform.figures import is_number, row_from_tune_result
 from rapid.platform.plots import GROUP, group_trials, run_plots
 from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
 
@@ -90,13 +90,12 @@ def draw_plots(
 def newest_value(rows: list[dict[str, Any]], metric: str) -> float:
     """The metric in the newest row that has it (NaN when none): an evaluation metric is only in
     the rows of iterations that evaluated."""
-    numbers = (r[metric] for r in reversed(rows) if isinstance(r.get(metric), float) and not math.isnan(r[metric]))
-    return next(numbers, math.nan)
+    return next((r[metric] for r in reversed(rows) if is_number(r.get(metric))), math.nan)
 
 
 def best_value(rows: list[dict[str, Any]], metric: str, mode: str = "max") -> float:
     """The best value a metric reached over all rows (NaN when it never appeared)."""
-    values = [r[metric] for r in rows if isinstance(r.get(metric), float) and not math.isnan(r[metric])]
+    values = [r[metric] for r in rows if is_number(r.get(metric))]
     if not values:
         return math.nan
     return max(values) if mode == "max" else min(values)

@@ -7,12 +7,12 @@ run folder (spec, metrics.parquet, plots, summary) and the progress line.
 import inspect
 import math
 import os
-from collections import defaultdict
 from typing import Any
 
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
+from rapid.platform.plots import by_trial
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
 from rapid.platform.registry import TRAINABLES
@@ -156,10 +156,7 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         "plots": f"{run.uri}/{PLOTS}",
         "errors": [str(e) for e in results.errors],
     }
-    trial_rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        trial_rows[row.get("trial_id")].append(row)
-    newest = {trial: newest_value(trial_rows[trial], job.metric) for trial in trial_rows}
+    newest = {trial: newest_value(trial_rows, job.metric) for trial, trial_rows in by_trial(rows).items()}
     best = _best_result(results, newest, mode) if isinstance(job, SweepJob) else (results[0] if len(results) else None)
     checkpoint = best.checkpoint if best is not None else None
     summary["checkpoint"] = uri_of(checkpoint.filesystem, checkpoint.path) if checkpoint else None
@@ -180,7 +177,7 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
     return summary
 
 
-def _best_result(results: Any, newest: dict[Any, float], mode: str) -> Any:
+def _best_result(results: Any, newest: dict[str, float], mode: str) -> Any:
     """The trial whose newest value of the metric is best (None when no trial reported it)."""
     scored = [r for r in results if not math.isnan(newest.get(r.metrics.get("trial_id"), math.nan))]
     if not scored:

@@ -5,6 +5,7 @@ either way Tune gives checkpoints, `FailureConfig` restarts and resume. The tria
 is `{"job": <rllib job body>}` so the spec itself travels to whichever node runs it.
 """
 
+import math
 import pickle
 import uuid
 from pathlib import Path
@@ -69,6 +70,9 @@ class RLlibJobTrainable(tune.Trainable):
             result.pop(EVALUATION_RESULTS, None)
         row = rllib_figures(result)
         row.update(central_state.metrics(self.central))
+        # Tune fails a trial whose result lacks the metric its searcher or scheduler ranks by:
+        # an evaluation metric is NaN in the iterations that did not evaluate.
+        row.setdefault(self.job.metric, math.nan)
         self.gauges.publish(row)
         return row
 

@@ -23,5 +23,5 @@ def register_tune_builtins() -> None:
         lambda: import_attr("rapid.platform.trainable", "RLlibJobTrainable"),
         "an RLlib job (the body of a `kind: rllib` spec under `config:`), one trial each",
         check_config=lambda *args: import_attr("rapid.platform.spec_file", "check_rllib_trial_config")(*args),
-        from_sweep=("stop", "checkpoint", "max_failures"),
+        from_sweep=("stop", "checkpoint", "max_failures", "metric"),
     )
