@@ -141,6 +141,7 @@ def test_a_sweep_trial_gets_sampled_params_and_the_sweeps_stop(tmp_path: Path) -
     trial = trial_config(job, lambda key, space: sample_value(space))
     assert 1e-4 <= trial["training"]["lr"] <= 1e-2 and trial["seed"] == 0
     assert trial["stop"]["iterations"] == 2 and trial["checkpoint"]["every"] == 10
+    assert trial["metric"] == "episode_return_mean", "each trial reports the metric the sweep ranks by"
     assert RLlibJob.model_validate({"name": "trial", **trial}).stop.iterations == 2
 
 
@@ -154,6 +155,7 @@ def test_a_sweep_trial_gets_sampled_params_and_the_sweeps_stop(tmp_path: Path) -
         ("trainable: rllib", "trainable: rlib", "trainable (line 2): unknown trainable 'rlib'; close names: rllib"),
         ("stop: {iterations: 2}", "stop: {iterations: 2}\nscheduler: {name: ashaa}", "unknown scheduler 'ashaa'; close names: asha"),
         ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: seeds", "group_by (line 11): expected a param_space key or one the searcher sets (training.lr, seed), got 'seeds'"),
+        ("metric: episode_return_mean", "metric: episode_retrun_mean", "  metric (line 3): 'episode_retrun_mean' is not a figure an RLlib job reports"),
     ],
 )
 def test_bad_sweep_is_named(tmp_path: Path, old: str, new: str, expected: str) -> None:

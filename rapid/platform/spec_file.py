@@ -106,11 +106,19 @@ def _describe(error: Any, model: type[BaseModel]) -> str:
     return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
 
 
-def _format(err: ValidationError, model: type[BaseModel], source: str, lines: dict[KeyPath, int], prefix: KeyPath) -> str:
+def _format(
+    err: ValidationError,
+    model: type[BaseModel],
+    source: str,
+    lines: dict[KeyPath, int],
+    prefix: KeyPath,
+    unprefixed: tuple[str, ...],
+) -> str:
     out = [f"{source}: the spec is not valid:"]
     for error in err.errors():
         problem = error.get("ctx", {}).get("error")
-        loc = prefix + tuple(error["loc"]) + ((problem.key,) if isinstance(problem, KeyProblem) else ())
+        outside = bool(error["loc"]) and error["loc"][0] in unprefixed
+        loc = (() if outside else prefix) + tuple(error["loc"]) + ((problem.key,) if isinstance(problem, KeyProblem) else ())
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         where = f" (line {lines[loc]})" if loc in lines else ""  # keys from --set or param_space have none
         out.append(f"  {dotted}{where}: {_describe(error, model)}")
@@ -123,8 +131,10 @@ def validate_job(
     lines: dict[KeyPath, int] | None = None,
     prefix: KeyPath = (),
     kinds: tuple[str, ...] = KINDS,
+    unprefixed: tuple[str, ...] = (),
 ) -> Job:
-    """The job model for `data`, or a RapidError naming the source, key path, line and fix."""
+    """The job model for `data`, or a RapidError naming the source, key path, line and fix. Keys
+    sit under `prefix` in the source, except `unprefixed` ones (a sweep's own keys in a trial's config)."""
     lines = lines or {}
     kind = data.get("kind")
     if kind not in kinds:
@@ -134,7 +144,7 @@ def validate_job(
     try:
         job = model.model_validate(data)
     except ValidationError as err:
-        raise RapidError(_format(err, model, source, lines, prefix)) from None
+        raise RapidError(_format(err, model, source, lines, prefix, unprefixed)) from None
     except RapidError as err:
         raise RapidError(f"{source}: {err}") from None
     if isinstance(job, SweepJob):
@@ -182,7 +192,8 @@ def sample_trial_config(job: SweepJob) -> dict[str, Any]:
 
 def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[KeyPath, int]) -> None:
     """A sweep over the `rllib` trainable: a trial's config is an RLlib job body."""
-    validate_job({"kind": "rllib", "name": "trial", **config}, source, lines, ("config",))
+    from_sweep = registry.TRAINABLES.entry("rllib").extra["from_sweep"]
+    validate_job({"kind": "rllib", "name": "trial", **config}, source, lines, ("config",), unprefixed=from_sweep)
 
 
 # A later stage names an earlier one's outputs as {stage.checkpoint} or {stage.run_dir}.
