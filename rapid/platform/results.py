@@ -15,6 +15,9 @@ from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
 PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
 # metrics.parquet is rewritten whole: a sweep of 1,000 short trials reports hundreds of rows a second.
 WRITE_EVERY_S = 1.0
+# Both grow with the rows (0.19 s to write and 0.8 s to plot 10,000 rows on a laptop core): each
+# waits at least this many times its last duration, so a long run spends under 5% of a core on them.
+COST_FACTOR = 20.0
 
 
 class RunRecorder(Callback):
@@ -25,6 +28,7 @@ class RunRecorder(Callback):
         self.rows = run.read_rows()
         self._last_iteration = {r.get("trial_id"): r.get("iteration", 0) for r in self.rows}
         self._plotted_at = self._written_at = 0.0
+        self._plot_every, self._write_every = PLOT_EVERY_S, WRITE_EVERY_S
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = row_from_tune_result(result)
@@ -35,9 +39,9 @@ class RunRecorder(Callback):
             self.rows = [r for r in self.rows if r.get("trial_id") != row["trial_id"] or r.get("iteration", 0) < row["iteration"]]
         self._last_iteration[row["trial_id"]] = row["iteration"]
         self.rows.append(row)
-        if time.monotonic() - self._written_at > WRITE_EVERY_S:
+        if time.monotonic() - self._written_at > self._write_every:
             self.write()
-        if time.monotonic() - self._plotted_at > PLOT_EVERY_S:
+        if time.monotonic() - self._plotted_at > self._plot_every:
             self.draw()
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
@@ -47,12 +51,16 @@ class RunRecorder(Callback):
         self.write()
 
     def write(self) -> None:
-        self._written_at = time.monotonic()
+        start = time.monotonic()
         self.run.write_rows(self.rows)
+        self._written_at = time.monotonic()
+        self._write_every = max(WRITE_EVERY_S, COST_FACTOR * (self._written_at - start))
 
     def draw(self) -> None:
-        self._plotted_at = time.monotonic()
+        start = time.monotonic()
         draw_plots(self.run, self.rows, self.job, self.metric, self.figures, self.group_by)
+        self._plotted_at = time.monotonic()
+        self._plot_every = max(PLOT_EVERY_S, COST_FACTOR * (self._plotted_at - start))
 
     def __reduce__(self) -> tuple:
         # Tune pickles its callbacks into tuner.pkl; a resumed run rebuilds this one from the folder.
