@@ -7,7 +7,9 @@ same job without HER, and stable-baselines3's SAC+HER, side by side on one machi
 - stable-baselines3 2.9.2 (a peer researchers use; installed for this benchmark only:
   `pip install stable-baselines3==2.9.2`): SAC + HerReplayBuffer (future, k=4) with the same
   networks (3 x 256, the job's activation), learning rates, batch, discount, tau, buffer and
-  warm-up; its default of one update per env step. Success: 10 deterministic episodes every 1,000 steps.
+  warm-up, inputs normalized and clipped to [-5, 5] as in the job (SB3's VecNormalize, as RL Zoo
+  sets it for Fetch); its default of one update per env step. Success: 10 deterministic episodes
+  every 1,000 steps.
 Each arm is a fresh process; wall-clock per 100k env steps is measured over the whole arm.
 
     python benchmarks/her_fetch.py                      # FetchReach 3k + FetchPush 15k env steps per arm
@@ -54,6 +56,7 @@ def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None
     import gymnasium as gym
     import torch
     from stable_baselines3 import SAC, HerReplayBuffer
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     with contextlib.redirect_stderr(io.StringIO()):
         import gymnasium_robotics
@@ -64,14 +67,17 @@ def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None
     if saved and not saved.is_dir() and _beside(saved, ".old").is_dir():
         _beside(saved, ".old").rename(saved)  # a save stopped between its two renames
     progress = {"curve": [], "train_s": 0.0}
+    envs = DummyVecEnv([lambda: gym.make(env_id)])
     if saved and saved.is_dir():
-        model = SAC.load(saved / "model.zip", env=gym.make(env_id))
+        envs = VecNormalize.load(str(saved / "vec_normalize.pkl"), envs)
+        model = SAC.load(saved / "model.zip", env=envs)
         model.load_replay_buffer(saved / "replay_buffer.pkl")
         progress = json.loads((saved / "progress.json").read_text())
     else:
+        envs = VecNormalize(envs, norm_obs=True, norm_reward=False, clip_obs=5.0, gamma=training["gamma"])
         model = SAC(
             "MultiInputPolicy",
-            gym.make(env_id),
+            envs,
             replay_buffer_class=HerReplayBuffer,
             replay_buffer_kwargs={"n_sampled_goal": job.her.k, "goal_selection_strategy": job.her.strategy},
             learning_rate=training["actor_lr"],
@@ -95,7 +101,7 @@ def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None
             elapsed = time.time() - start
             spent += elapsed
             progress["train_s"] += elapsed
-            progress["curve"].append((model.num_timesteps, _sb3_success(model, test_env)))
+            progress["curve"].append((model.num_timesteps, _sb3_success(model, envs, test_env)))
             if saved and model.num_timesteps % SB3_SAVE_EVERY == 0:
                 _save_sb3(model, progress, saved)
     finally:  # Ctrl-C too: the next sitting goes on from here
@@ -111,6 +117,7 @@ def _save_sb3(model, progress: dict, saved: Path) -> None:
     new.mkdir(parents=True)
     model.save(new / "model.zip")
     model.save_replay_buffer(new / "replay_buffer.pkl")
+    model.get_vec_normalize_env().save(str(new / "vec_normalize.pkl"))
     (new / "progress.json").write_text(json.dumps(progress))
     if saved.exists():
         saved.rename(old)
@@ -122,13 +129,14 @@ def _beside(saved: Path, suffix: str) -> Path:
     return saved.with_name(saved.name + suffix)
 
 
-def _sb3_success(model, env) -> float:
+def _sb3_success(model, normalize, env) -> float:
+    """Test success with the training inputs' normalization, its statistics left as they are."""
     successes = 0.0
     for episode in range(EVAL_EPISODES):
         obs, _ = env.reset(seed=10_000 + episode)
         done = False
         while not done:
-            action, _ = model.predict(obs, deterministic=True)
+            action, _ = model.predict(normalize.normalize_obs(obs), deterministic=True)
             obs, _, terminated, truncated, info = env.step(action)
             done = terminated or truncated
         successes += float(info["is_success"])
