@@ -32,7 +32,6 @@ import argparse
 import contextlib
 import io
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -41,6 +40,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from common import ROOT, run_baseline, run_rapid
 
+from rapid.platform.figures import is_number
 from rapid.platform.spec_file import load_spec
 
 JOBS = {"FetchReach-v4": ("fetch_reach_her", 3000), "FetchPush-v4": ("fetch_push_her", 15000)}
@@ -156,7 +156,7 @@ def rapid_curve(env_id: str, steps: int, her: bool, storage: str, budget_s: floa
 def rapid_success_curve(table: dict[str, list]) -> list[tuple[float, float]]:
     """(env steps, test success) of every evaluation in a rapid run's metrics table."""
     pairs = zip(table["env_steps"], table.get(SUCCESS, []), strict=False)
-    return [(s, v) for s, v in pairs if v is not None and not math.isnan(v)]
+    return [(s, v) for s, v in pairs if is_number(v)]
 
 
 def finished_run(run_dir: Path) -> tuple[str, str, dict]:
