@@ -10,6 +10,8 @@ import pytest
 import ray
 import torch
 from conftest import ROOT, Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
+from ray.rllib.connectors.module_to_env import GetActions
+from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
 from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space
@@ -288,3 +290,15 @@ def test_the_critic_is_one_mlp_over_observation_and_action() -> None:
         assert [(layer.in_features, layer.out_features) for layer in layers] == [(35, 64), (64, 64), (64, 64), (64, 1)]
     q = module.compute_q_values({"obs": torch.zeros(5, 31), "actions": torch.zeros(5, 4)})
     assert q.shape == (5,)
+
+
+def test_deterministic_actions_are_the_squashed_mean() -> None:
+    """Evaluation (explore: false) acts with tanh(mean), the mode of the squashed Gaussian SAC
+    samples from in training, not the raw mean clipped to the bounds (RLlib 2.60's own)."""
+    module = NormalizedSACModule(observation_space=gym.spaces.Box(-np.inf, np.inf, (3,), np.float32),
+                                 action_space=gym.spaces.Box(-1, 1, (2,), np.float32),
+                                 model_config={"fcnet_hiddens": [8], "fcnet_activation": "tanh", "twin_q": True})
+    mean = torch.tensor([[2.0, -0.5]])
+    batch = {Columns.ACTION_DIST_INPUTS: torch.cat([mean, torch.zeros(1, 2)], dim=-1)}
+    actions = GetActions()(rl_module=module, batch=batch, episodes=[SingleAgentEpisode()], explore=False, shared_data={})[Columns.ACTIONS]
+    assert torch.allclose(actions, torch.tanh(mean))
