@@ -12,15 +12,18 @@ import torch
 from conftest import ROOT, Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
 from ray.rllib.connectors.module_to_env import GetActions
 from ray.rllib.core.columns import Columns
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.numpy import flatten_inputs_to_1d_tensor
 from ray.rllib.utils.spaces.space_utils import get_base_struct_from_space
 
 from rapid.platform.registry import ENVS
+from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec_file import load_spec
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 from rapid.policies.normalized_sac import NormalizedSACModule
 from rapid.training.her import HindsightReplayBuffer, goal_layout
+from rapid.training.random_actions import RandomActions
 
 GAMMA = 0.98
 
@@ -218,8 +221,10 @@ def test_n_step_rewards_are_recomputed_per_step(episode, reward_of) -> None:
         (["her.strategy=futur"], "her.strategy"),
         (["her.k=0"], "her.k"),
         (["algorithm=PPO", "training={}"], "needs algorithm SAC, not PPO"),
+        (["random_actions=1.5"], "random_actions"),
+        (["algorithm=PPO", "training={}", "her=null", "random_actions=0.3"], "random actions need an off-policy algorithm, SAC or DQN, not PPO"),
     ],
-    ids=["not-a-goal-env", "unknown-strategy", "k-below-1", "on-policy"],
+    ids=["not-a-goal-env", "unknown-strategy", "k-below-1", "on-policy", "random-share-above-1", "random-actions-on-policy"],
 )
 def test_bad_her_input_exits_2_before_ray(tmp_path: Path, overrides: list[str], expected: str) -> None:
     args = [x for o in overrides for x in ("--set", o)]
@@ -302,3 +307,46 @@ def test_deterministic_actions_are_the_squashed_mean() -> None:
     batch = {Columns.ACTION_DIST_INPUTS: torch.cat([mean, torch.zeros(1, 2)], dim=-1)}
     actions = GetActions()(rl_module=module, batch=batch, episodes=[SingleAgentEpisode()], explore=False, shared_data={})[Columns.ACTIONS]
     assert torch.allclose(actions, torch.tanh(mean))
+
+
+def test_a_share_of_exploring_actions_is_uniform_random() -> None:
+    """`random_actions: 0.3` (HER's DDPG) makes 30% of exploring steps uniform random: the env
+    steps with them and the buffer stores them. Deterministic evaluation never gets one."""
+    job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke", overrides=["random_actions=0.3", "seed=1"]).job
+    register_env(job)
+    runner = SingleAgentEnvRunner(config=build_algorithm_config(job))
+    pieces = [type(piece).__name__ for piece in runner._module_to_env.connectors]
+    assert pieces.index("RandomActions") < pieces.index("NormalizeAndClipActions"), "the env steps with the random action"
+    head = [m for m in runner.module.pi.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():  # the policy itself always pushes every joint to +1
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([20.0] * 4 + [-20.0] * 4))
+    episodes = runner.sample(num_timesteps=3000, explore=True, random_actions=False)
+    actions = np.concatenate([e.get_actions() for e in episodes])
+    uniform = actions[~np.all(actions > 0.999, axis=1)]
+    assert len(uniform) / len(actions) == pytest.approx(0.3, abs=0.03)
+    assert np.all(np.abs(uniform) <= 1) and np.mean(uniform) == pytest.approx(0, abs=0.05)
+    assert np.std(uniform) == pytest.approx(1 / np.sqrt(3), abs=0.03), "uniform over the action range"
+    evaluation = runner.sample(num_episodes=4, explore=False)
+    assert np.all(np.concatenate([e.get_actions() for e in evaluation]) > 0.999)
+    runner.stop()
+
+
+@pytest.mark.parametrize(
+    ("space", "normalized", "low", "high"),
+    [
+        (gym.spaces.Box(np.float32([-2, 0]), np.float32([2, 0.5])), True, [-1, -1], [1, 1]),
+        (gym.spaces.Box(np.float32([-2, 0]), np.float32([2, 0.5])), False, [-2, 0], [2, 0.5]),
+        (gym.spaces.Discrete(3, start=1), False, 1, 3),
+    ],
+    ids=["box-normalized", "box-bounds", "discrete"],
+)
+def test_random_actions_cover_the_action_range(space: gym.Space, normalized: bool, low, high) -> None:
+    """Before RLlib unsquashes them, a normalized algorithm's actions lie in [-1, 1]; otherwise the
+    draw spans the env's own bounds or choices."""
+    piece = RandomActions(input_action_space=space, share=1.0, normalized=normalized)
+    batch = {Columns.ACTIONS: [np.full(space.shape, 9, space.dtype)] * 2000}
+    drawn = np.array(piece(rl_module=None, batch=batch, episodes=[], explore=True)[Columns.ACTIONS])
+    assert np.all(drawn >= low) and np.all(drawn <= high)
+    np.testing.assert_allclose(drawn.min(axis=0), low, atol=0.01)
+    np.testing.assert_allclose(drawn.max(axis=0), high, atol=0.01)

@@ -11,6 +11,7 @@ from rapid.platform.registry import ALGORITHMS, ENVS, MODULES
 from rapid.platform.spec import HER_ALGORITHMS, RLlibJob
 from rapid.training.episode_metrics import log_final_info
 from rapid.training.her import HindsightSAC
+from rapid.training.random_actions import RandomActions
 
 
 def register_env(job: RLlibJob) -> None:
@@ -43,6 +44,9 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
     else:
         config.rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=dict(job.policy.model_config_)))
     config.training(**job.training)
+    if job.random_actions > 0:
+        random_actions = partial(RandomActions, share=job.random_actions, normalized=config.normalize_actions)
+        config.env_runners(module_to_env_connector=lambda env, spaces: random_actions())
     env_entry = ENVS.entry(job.env)
     if env_entry.extra.get("goal_env", False) or job.her is not None:
         _hindsight(config, job)

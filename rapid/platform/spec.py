@@ -95,6 +95,9 @@ class HER(Strict):
 
 # Off-policy algorithms whose episode replay buffer rapid can relabel (rapid.training.her).
 HER_ALGORITHMS = ("SAC",)
+# Algorithms that learn from whichever action was taken: on-policy ones weigh each action by the
+# log-probability the policy stored with it, which a random action does not have.
+RANDOM_ACTION_ALGORITHMS = ("SAC", "DQN")
 
 
 class Policy(Strict):
@@ -183,6 +186,9 @@ class RLlibJob(JobCommon):
     seed: int | None = Field(None, description="seed for envs and modules")
     max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
     her: HER | None = Field(None, description="Hindsight Experience Replay on a goal env (null: no relabelling)")
+    random_actions: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of exploring steps that take a uniform random action (HER's DDPG: 0.3)"
+    )
 
     @field_validator("her")
     @classmethod
@@ -192,6 +198,18 @@ class RLlibJob(JobCommon):
             needs = " or ".join(HER_ALGORITHMS)
             raise ValueError(f"HER relabels an off-policy replay buffer: needs algorithm {needs}, not {algorithm}")
         return her
+
+    @field_validator("random_actions")
+    @classmethod
+    def _random_actions_need_off_policy(cls, share: float, info: ValidationInfo) -> float:
+        algorithm = info.data.get("algorithm")
+        if share > 0 and algorithm is not None and algorithm not in RANDOM_ACTION_ALGORITHMS:
+            needs = " or ".join(RANDOM_ACTION_ALGORITHMS)
+            raise ValueError(
+                f"random actions need an off-policy algorithm, {needs}, not {algorithm}: its learner "
+                "weighs each action by the probability the policy gave it"
+            )
+        return share
 
     @field_validator("algorithm")
     @classmethod
