@@ -26,27 +26,38 @@ saves its model, buffer and curve in `--keep DIR` and goes on from them the next
     rapid run --resume runs/fetch_push_her/<run>                       # the next sitting
     python benchmarks/her_fetch.py --arms sb3_her --reach-steps 0 --push-steps 1000000 --budget-s 7000 --keep runs
     python benchmarks/her_fetch.py --arms --from-run runs/fetch_push_her/<run>   # figures so far
+
+With `--from-run`, the run's newest checkpoint also says whether exploration reaches the object:
+the share of its stored training episodes, per 25k env steps, whose achieved goal (on FetchPush,
+the block) moved more than 2 cm, beside the same share for 400 episodes of uniform random actions.
 """
 
 import argparse
 import contextlib
 import io
 import json
+import pickle
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 from common import ROOT, run_baseline, run_rapid
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rapid.platform.figures import is_number
+from rapid.platform.registry import ENVS
 from rapid.platform.spec_file import load_spec
+from rapid.training.her import goal_layout
 
 JOBS = {"FetchReach-v4": ("fetch_reach_her", 3000), "FetchPush-v4": ("fetch_push_her", 15000)}
 EVAL_EPISODES = 10
 SUCCESS = "evaluation/env_runners/success_rate"
 SB3_SAVE_EVERY = 50_000
+MOVED_M = 0.02  # an achieved goal that shifts more than this: the arm touched the object
+MOVED_WINDOW = 25_000
 
 
 def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None) -> None:
@@ -163,9 +174,40 @@ def finished_run(run_dir: Path) -> tuple[str, str, dict]:
     """Task, arm and curve of a rapid run made outside this script, e.g. one resumed across sessions."""
     job = load_spec(run_dir / "spec.yaml").job
     table = pq.read_table(run_dir / "metrics.parquet").to_pydict()
-    arm = "rapid_her" if job.her else "rapid_no_her"
+    arm = ("rapid_her" if job.her else "rapid_no_her") + (f"_random{job.random_actions:g}" if job.random_actions else "")
     figures = {"curve": rapid_success_curve(table), "train_s": sum(table["iteration_s"]), "env_steps": table["env_steps"][-1]}
     return job.env, arm, figures
+
+
+def object_moved(run_dir: Path, env_id: str) -> list[tuple[int, float]]:
+    """(env steps, share of the training episodes within the MOVED_WINDOW steps before them whose
+    achieved goal moved more than MOVED_M), from the replay buffer of the run's newest checkpoint."""
+    newest = max((run_dir / "checkpoints").glob("checkpoint_*"))
+    state = pickle.loads((newest / "replay_buffer.pkl").read_bytes())
+    achieved = goal_layout(ENVS.get(env_id)({}).observation_space)["achieved_goal"]
+    windows: dict[int, list[bool]] = {}
+    steps = 0
+    for episode_state in state["episodes"]:
+        episode = SingleAgentEpisode.from_state(episode_state)
+        goals = np.asarray(episode.get_observations(slice(0, len(episode) + 1)))[:, achieved]
+        windows.setdefault(steps // MOVED_WINDOW, []).append(bool(np.linalg.norm(goals - goals[0], axis=1).max() > MOVED_M))
+        steps += len(episode)
+    return [(min((w + 1) * MOVED_WINDOW, steps), float(np.mean(moved))) for w, moved in sorted(windows.items())]
+
+
+def random_object_moved(env_id: str, episodes: int = 400) -> float:
+    """The share of `episodes` of uniform random actions (seeds 0..) whose achieved goal moved more than MOVED_M."""
+    env, moved = ENVS.get(env_id)({}), 0
+    for seed in range(episodes):
+        obs, _ = env.reset(seed=seed)
+        env.action_space.seed(seed)
+        start, farthest, done = obs["achieved_goal"], 0.0, False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            farthest, done = max(farthest, float(np.linalg.norm(obs["achieved_goal"] - start))), terminated or truncated
+        moved += farthest > MOVED_M
+    env.close()
+    return moved / episodes
 
 
 def steps_to(curve: list, level: float) -> float | None:
@@ -221,6 +263,11 @@ def main() -> None:
     for run_dir in args.from_run:
         env_id, arm, run = finished_run(Path(run_dir))
         record(result, env_id, arm, run)
+        moved, random_moved = object_moved(Path(run_dir), env_id), random_object_moved(env_id)
+        result[env_id][arm].update(object_moved=moved, object_moved_uniform_random=random_moved)
+        print(f"{env_id} {arm}: training episodes that move the achieved goal > {MOVED_M * 100:.0f} cm, per"
+              f" {MOVED_WINDOW:,} env steps: " + " ".join(f"{s:,}:{v:.3f}" for s, v in moved)
+              + f" (uniform random actions: {random_moved:.3f})", flush=True)
     with tempfile.TemporaryDirectory() as storage:
         for env_id, steps in budgets.items():
             for arm in arms:
@@ -237,13 +284,13 @@ def main() -> None:
                 r["success_at_sb3_steps"] = success_at(r["curve"], peer_steps)
     for env_id, arms_result in result.items():
         print(f"\n{env_id}: test success (10 deterministic episodes)")
-        print(f"  {'arm':14s} {'env steps':>10} {'final':>6} {'at SB3 steps':>13} {'steps to 0.9':>13} {'s per 100k steps':>17}")
+        print(f"  {'arm':20s} {'env steps':>10} {'final':>6} {'at SB3 steps':>13} {'steps to 0.9':>13} {'s per 100k steps':>17}")
         for arm, r in arms_result.items():
             reached = "never" if r["steps_to_0.9"] is None else f"{r['steps_to_0.9']:,.0f}"
             at_peer = r.get("success_at_sb3_steps")
             at_peer = "-" if at_peer is None else f"{at_peer:.2f}"
             final = "-" if r["success_final"] is None else f"{r['success_final']:.2f}"
-            print(f"  {arm:14s} {r['env_steps']:10,.0f} {final:>6} {at_peer:>13} {reached:>13}"
+            print(f"  {arm:20s} {r['env_steps']:10,.0f} {final:>6} {at_peer:>13} {reached:>13}"
                   f" {r['s_per_100k_env_steps']:17,.0f}")
     print(json.dumps(result))
 
