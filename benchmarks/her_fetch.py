@@ -34,6 +34,7 @@ the block) moved more than 2 cm, beside the same share for 400 episodes of unifo
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import pickle
@@ -184,7 +185,9 @@ def object_moved(run_dir: Path, env_id: str) -> list[tuple[int, float]]:
     achieved goal moved more than MOVED_M), from the replay buffer of the run's newest checkpoint."""
     newest = max((run_dir / "checkpoints").glob("checkpoint_*"))
     state = pickle.loads((newest / "replay_buffer.pkl").read_bytes())
-    achieved = goal_layout(ENVS.get(env_id)({}).observation_space)["achieved_goal"]
+    env = ENVS.get(env_id)({})
+    achieved = goal_layout(env.observation_space)["achieved_goal"]
+    env.close()
     windows: dict[int, list[bool]] = {}
     steps = 0
     for episode_state in state["episodes"]:
@@ -195,6 +198,7 @@ def object_moved(run_dir: Path, env_id: str) -> list[tuple[int, float]]:
     return [(min((w + 1) * MOVED_WINDOW, steps), float(np.mean(moved))) for w, moved in sorted(windows.items())]
 
 
+@functools.cache  # one figure per task, however many runs of it are reported
 def random_object_moved(env_id: str, episodes: int = 400) -> float:
     """The share of `episodes` of uniform random actions (seeds 0..) whose achieved goal moved more than MOVED_M."""
     env, moved = ENVS.get(env_id)({}), 0
