@@ -6,10 +6,10 @@ same job without HER, and stable-baselines3's SAC+HER, side by side on one machi
   Success is `evaluation/env_runners/success_rate`: 10 deterministic episodes every 5 iterations.
 - stable-baselines3 2.9.2 (a peer researchers use; installed for this benchmark only:
   `pip install stable-baselines3==2.9.2`): SAC + HerReplayBuffer (future, k=4) with the same
-  networks (3 x 256, the job's activation), learning rates, batch, discount, tau, buffer and
-  warm-up, inputs normalized and clipped to [-5, 5] as in the job (SB3's VecNormalize, as RL Zoo
-  sets it for Fetch); its default of one update per env step. Success: 10 deterministic episodes
-  every 1,000 steps.
+  networks (3 x 256, the job's activation), learning rates, batch, discount, tau and how often it
+  is applied, buffer and warm-up, inputs normalized and clipped to [-5, 5] as in the job (SB3's
+  VecNormalize, as RL Zoo sets it for Fetch); its default of one update per env step. Success: 10
+  deterministic episodes every 1,000 steps.
 Each arm is a fresh process; wall-clock per 100k env steps is measured over the whole arm.
 
     python benchmarks/her_fetch.py                      # FetchReach 3k + FetchPush 15k env steps per arm
@@ -95,6 +95,8 @@ def stable_baselines(env_id: str, steps: int, budget_s: float, keep: Path | None
             learning_rate=training["actor_lr"],
             gamma=training["gamma"],
             tau=training["tau"],
+            # RLlib counts its target-update period in env steps, SB3 in updates: one per env step here.
+            target_update_interval=max(1, training.get("target_network_update_freq", 0)),
             batch_size=training["train_batch_size_per_learner"],
             buffer_size=training["replay_buffer_config"]["capacity"],
             learning_starts=training["num_steps_sampled_before_learning_starts"],
