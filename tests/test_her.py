@@ -254,8 +254,13 @@ def test_sac_her_on_fetch_reach_checkpoints_resumes_and_logs_success(ray_head: H
     assert float(state["obs_norm.count"]) > 100, "the input normalization learned from learner batches and was saved"
 
 
-def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
-    """RLlib's new stack checkpoints leave the buffer out; rapid's trainable saves and restores it."""
+def log_alpha(trainable: RLlibJobTrainable) -> float:
+    calls = trainable.algo.learner_group.foreach_learner(lambda learner: float(learner.curr_log_alpha["default_policy"][0]))
+    return next(iter(calls)).get()
+
+
+def test_the_replay_buffer_and_the_temperature_travel_with_checkpoints(tmp_path: Path) -> None:
+    """RLlib's new stack checkpoints leave out the buffer and SAC's alpha; rapid saves and restores both."""
     ray.init(address="local", num_cpus=2, include_dashboard=False)
     try:
         job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke").job
@@ -267,10 +272,13 @@ def test_the_replay_buffer_travels_with_checkpoints(tmp_path: Path) -> None:
         assert learner["num_module_steps_trained"] > 0 and np.isfinite(learner["qf_loss"]), "the buffer's batches train SAC"
         stored = first.algo.local_replay_buffer
         saved_steps = stored.get_num_timesteps()
+        saved_log_alpha = log_alpha(first)
         first.save_checkpoint(str(tmp_path))
         second = RLlibJobTrainable(config=config)
         assert second.algo.local_replay_buffer.get_num_timesteps() == 0
+        assert log_alpha(second) != saved_log_alpha, "training moved alpha away from its initial value"
         second.load_checkpoint(str(tmp_path))
+        assert log_alpha(second) == saved_log_alpha
         restored = second.algo.local_replay_buffer
         assert restored.get_num_timesteps() == stored.get_num_timesteps() > 0
         assert [e.id_ for e in restored.episodes] == [e.id_ for e in stored.episodes]
