@@ -255,7 +255,7 @@ def test_sac_her_on_fetch_reach_checkpoints_resumes_and_logs_success(ray_head: H
 
 
 def log_alpha(trainable: RLlibJobTrainable) -> float:
-    calls = trainable.algo.learner_group.foreach_learner(lambda learner: float(learner.curr_log_alpha["default_policy"][0]))
+    calls = trainable.algo.learner_group.foreach_learner(lambda learner: float(learner.curr_log_alpha["default_policy"].detach()[0]))
     return next(iter(calls)).get()
 
 
