@@ -3,7 +3,7 @@
 RLlib 2.60's SACLearner keeps log(alpha) per module as a bare tensor beside the RLModule, and
 `Learner.get_state` saves the module, the optimizers' moments and the metrics, not that
 tensor: a resumed SAC run started again from `initial_alpha` (measured on FetchPush: 5.7e-4
-at the checkpoint, 0.34 one iteration after the resume) and spent 15k env steps exploring
+at the checkpoint, 0.34 one iteration after the resume) and spent 13k env steps exploring
 its way back down. The learner below adds the temperature to its state; the config makes it
 every SAC job's learner.
 """
