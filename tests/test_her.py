@@ -223,8 +223,11 @@ def test_n_step_rewards_are_recomputed_per_step(episode, reward_of) -> None:
         (["algorithm=PPO", "training={}"], "needs algorithm SAC, not PPO"),
         (["random_actions=1.5"], "random_actions"),
         (["algorithm=PPO", "training={}", "her=null", "random_actions=0.3"], "random actions need an off-policy algorithm, SAC or DQN, not PPO"),
+        (["training.target_q_range=[0,-50]"],
+         "jobs/fetch_reach_her.yaml: job 'fetch_reach_her': RLlib rejects the config: `target_q_range` must be [low, high]"),
     ],
-    ids=["not-a-goal-env", "unknown-strategy", "k-below-1", "on-policy", "random-share-above-1", "random-actions-on-policy"],
+    ids=["not-a-goal-env", "unknown-strategy", "k-below-1", "on-policy", "random-share-above-1", "random-actions-on-policy",
+         "target-q-range-reversed"],
 )
 def test_bad_her_input_exits_2_before_ray(tmp_path: Path, overrides: list[str], expected: str) -> None:
     args = [x for o in overrides for x in ("--set", o)]
@@ -291,6 +294,31 @@ def test_the_replay_buffer_and_the_temperature_travel_with_checkpoints(tmp_path:
         second.stop()
     finally:
         ray.shutdown()
+
+
+def test_target_q_range_clips_what_the_critic_bootstraps_from() -> None:
+    """HER's target clipping: every target r + gamma * Q'(s') stays within the returns' range,
+    however far the target critic has drifted past it."""
+    job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke", overrides=["training.target_q_range=[-50,0]"]).job
+    config = build_algorithm_config(job)
+    spaces = {"default_policy": (gym.spaces.Box(-np.inf, np.inf, (16,), np.float32), gym.spaces.Box(-1, 1, (4,), np.float32))}
+    learner = config.build_learner(env=None, spaces=spaces)
+    learner.build()
+    rewards = torch.tensor([-1.0, -1.0, 0.0, 0.0])
+    batch = {Columns.REWARDS: rewards, Columns.TERMINATEDS: torch.zeros(4), "n_step": torch.ones(4), "weights": torch.ones(4)}
+    target_q_next = torch.tensor([-1000.0, -30.0, 7.0, -0.5])
+    clipped_targets = rewards + GAMMA * target_q_next.clamp(-50, 0)
+    assert clipped_targets.min() >= -50 and clipped_targets.max() <= 0
+    fwd_out = {"qf_preds": clipped_targets, "qf_twin_preds": clipped_targets, "q_target_next": target_q_next,
+               "logp_next_resampled": torch.zeros(4), "logp_resampled": torch.zeros(4), "q_curr": torch.zeros(4)}
+
+    def critic_loss(module_config) -> float:
+        learner.compute_loss_for_module(module_id="default_policy", config=module_config, batch=batch, fwd_out=fwd_out)
+        return float(learner._temp_losses[("default_policy", "qf_loss")])
+
+    module_config = learner.config.get_config_for_module("default_policy")
+    assert critic_loss(module_config) == 0.0, "the critic's predictions equal the clipped targets"
+    assert critic_loss(module_config.copy(copy_frozen=False).training(target_q_range=None)) > 10.0
 
 
 def test_the_critic_is_one_mlp_over_observation_and_action() -> None:

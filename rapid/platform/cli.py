@@ -76,7 +76,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             label = f"{path} --profile {profile}" if profile else str(path)
             try:
                 loaded = load_spec(path, profile, args.overrides)
-                preflight(loaded.job)
+                preflight(loaded.job, path)
                 print(f"ok  {label}  ({loaded.job.kind} '{loaded.job.name}')")
             except RapidError as err:
                 print(f"bad {f'(--profile {profile}) ' if profile else ''}{err}", file=sys.stderr)

@@ -22,7 +22,7 @@ def _execute(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
 
 def launch(loaded: LoadedSpec, verbose: bool = False) -> dict[str, Any]:
     """Run a validated spec into a new `<storage_path>/<name>/<timestamp>/` folder."""
-    needs = preflight(loaded.job)
+    needs = preflight(loaded.job, loaded.path)
     cluster.connect(verbose)
     try:
         check_cluster(needs)
@@ -37,7 +37,7 @@ def resume(run_path: str, verbose: bool = False) -> dict[str, Any]:
     """Continue a stopped, crashed or killed run from its newest checkpoint."""
     run = RunDir(storage_uri(run_path))
     job = load_run_job(run)
-    needs = preflight(job)
+    needs = preflight(job, run_path)
     cluster.connect(verbose)
     try:
         check_cluster(needs)

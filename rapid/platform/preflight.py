@@ -46,7 +46,9 @@ def rllib_trial_resources(body: dict[str, Any], what: str) -> dict[str, float]:
     try:
         return RLlibJobTrainable.default_resource_request({"job": body}).required_resources
     except (ValueError, TypeError, KeyError) as err:
-        raise RapidError(f"{what}: RLlib rejects the config: {err}") from None
+        # RLlib's advice to switch its checks off is not one a spec can take.
+        reason = str(err).split("\nTo suppress all validation errors")[0]
+        raise RapidError(f"{what}: RLlib rejects the config: {reason}") from None
 
 
 # pydantic model -> the env_config key it validates, for error messages.
@@ -99,13 +101,17 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     return None
 
 
-def preflight(job: Job) -> dict[str, dict[str, float]]:
+def preflight(job: Job, source: object) -> dict[str, dict[str, float]]:
     """Check the job (every stage of a pipeline) without a cluster; returns what one trial of
-    each job reserves, for `check_cluster` once Ray is up."""
+    each job reserves, for `check_cluster` once Ray is up. Errors name `source`, the spec file
+    or run folder the job came from."""
     jobs = [load_stage(stage).job for stage in job.stages] if isinstance(job, PipelineJob) else [job]
     needs = {}
     for each in jobs:
-        need = trial_resources(each)
+        try:
+            need = trial_resources(each)
+        except RapidError as err:
+            raise RapidError(f"{source}: {err}") from None
         if need:
             needs[each.name] = need
     return needs

@@ -7,7 +7,7 @@ RLLIB_ALGORITHMS = {
     "PPO": ("ray.rllib.algorithms.ppo", "PPOConfig", "proximal policy optimization, on-policy"),
     "APPO": ("ray.rllib.algorithms.appo", "APPOConfig", "asynchronous PPO with V-trace"),
     "IMPALA": ("ray.rllib.algorithms.impala", "IMPALAConfig", "importance-weighted actor-learner"),
-    "SAC": ("rapid.training.sac", "ResumableSACConfig", "soft actor-critic, off-policy, continuous"),
+    "SAC": ("rapid.training.sac", "RapidSACConfig", "soft actor-critic, off-policy, continuous"),
     "DQN": ("ray.rllib.algorithms.dqn", "DQNConfig", "deep Q-network (Rainbow options), discrete"),
 }
 

@@ -12,7 +12,7 @@ sorted key order (achieved_goal | desired_goal | observation); `goal_layout` nam
 slices. The buffer keeps RLlib's episodes (its adding, eviction and checkpoint state) and a
 numpy copy of each, and hands SAC's learner the batch's columns directly: building a
 one-step episode per transition and running the learner connectors over them cost more
-than the update itself. `HindsightSAC` is SAC with this buffer and that hand-over.
+than the update itself. `HindsightSAC` is rapid's SAC with this buffer and that hand-over.
 """
 
 from collections import deque
@@ -22,7 +22,6 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
-from ray.rllib.algorithms.sac import SAC
 from ray.rllib.core import DEFAULT_AGENT_ID, DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
@@ -44,6 +43,7 @@ from ray.rllib.utils.metrics import (
 from ray.rllib.utils.replay_buffers.episode_replay_buffer import EpisodeReplayBuffer
 
 from rapid.platform.registry import ENVS
+from rapid.training.sac import RapidSAC
 
 GOAL_KEYS = ("achieved_goal", "desired_goal", "observation")
 Strategy = Literal["future", "final", "episode"]
@@ -218,7 +218,7 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
         )
 
 
-class HindsightSAC(SAC):
+class HindsightSAC(RapidSAC):
     """SAC whose replay buffer is a HindsightReplayBuffer, feeding its learner ready columns.
 
     RLlib accepts only its own buffer type names in replay_buffer_config, so the buffer is
