@@ -299,7 +299,8 @@ def test_the_replay_buffer_and_the_temperature_travel_with_checkpoints(tmp_path:
 def test_target_q_range_clips_what_the_critic_bootstraps_from() -> None:
     """HER's target clipping: every target r + gamma * Q'(s') stays within the returns' range,
     however far the target critic has drifted past it."""
-    job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke", overrides=["training.target_q_range=[-50,0]"]).job
+    job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke").job
+    assert job.training["target_q_range"] == [-50, 0], "the HER jobs clip to the returns' range"
     config = build_algorithm_config(job)
     spaces = {"default_policy": (gym.spaces.Box(-np.inf, np.inf, (16,), np.float32), gym.spaces.Box(-1, 1, (4,), np.float32))}
     learner = config.build_learner(env=None, spaces=spaces)
