@@ -67,14 +67,17 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
         env={**os.environ, "HOME": str(home)}, check=True, capture_output=True,
     )
     token_file = home / ".ray" / "auth_token"
-    port, dashboard, metrics = free_port(), free_port(), free_port()
+    # Every port free, the dashboard agent's too: its default (52365) is taken by whichever Ray
+    # on the machine started first, and a head without its agent accepts no jobs.
+    port, dashboard, metrics, agent = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     # The job's `python -m rapid` must be this environment's Python, as on a cluster image.
     env.update(PATH=f"{VENV_BIN}:{env['PATH']}", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file))
     log = open(home / "head.log", "w")
     process = subprocess.Popen(
         [str(VENV_BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard}", f"--metrics-export-port={metrics}", "--num-cpus=2", "--include-dashboard=true"],
+         f"--dashboard-port={dashboard}", f"--metrics-export-port={metrics}", f"--dashboard-agent-listen-port={agent}",
+         "--num-cpus=2", "--include-dashboard=true"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
     )
     head = Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", f"http://127.0.0.1:{metrics}/metrics", token_file, process)

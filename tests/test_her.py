@@ -1,5 +1,6 @@
 """Hindsight Experience Replay: relabelling on real FetchReach episodes, spec errors, and a real run."""
 
+import math
 import pickle
 import signal
 from pathlib import Path
@@ -297,10 +298,10 @@ def test_the_replay_buffer_and_the_temperature_travel_with_checkpoints(tmp_path:
 
 
 def test_target_q_range_clips_what_the_critic_bootstraps_from() -> None:
-    """HER's target clipping: every target r + gamma * Q'(s') stays within the returns' range,
+    """HER's target clipping: every target r + gamma * Q'(s') stays within the range,
     however far the target critic has drifted past it."""
     job = load_spec(ROOT / "jobs" / "fetch_reach_her.yaml", profile="smoke").job
-    assert job.training["target_q_range"] == [-50, 0], "the HER jobs clip to the returns' range"
+    assert job.training["target_q_range"] == [-50, math.inf], "the HER jobs clip from below at the lowest return"
     config = build_algorithm_config(job)
     spaces = {"default_policy": (gym.spaces.Box(-np.inf, np.inf, (16,), np.float32), gym.spaces.Box(-1, 1, (4,), np.float32))}
     learner = config.build_learner(env=None, spaces=spaces)
@@ -308,18 +309,20 @@ def test_target_q_range_clips_what_the_critic_bootstraps_from() -> None:
     rewards = torch.tensor([-1.0, -1.0, 0.0, 0.0])
     batch = {Columns.REWARDS: rewards, Columns.TERMINATEDS: torch.zeros(4), "n_step": torch.ones(4), "weights": torch.ones(4)}
     target_q_next = torch.tensor([-1000.0, -30.0, 7.0, -0.5])
-    clipped_targets = rewards + GAMMA * target_q_next.clamp(-50, 0)
-    assert clipped_targets.min() >= -50 and clipped_targets.max() <= 0
-    fwd_out = {"qf_preds": clipped_targets, "qf_twin_preds": clipped_targets, "q_target_next": target_q_next,
-               "logp_next_resampled": torch.zeros(4), "logp_resampled": torch.zeros(4), "q_curr": torch.zeros(4)}
+    zero_entropy = {"logp_next_resampled": torch.zeros(4), "logp_resampled": torch.zeros(4), "q_curr": torch.zeros(4)}
+    module_config = learner.config.get_config_for_module("default_policy")
 
-    def critic_loss(module_config) -> float:
-        learner.compute_loss_for_module(module_id="default_policy", config=module_config, batch=batch, fwd_out=fwd_out)
+    def critic_loss(predicted: torch.Tensor, target_q_range: list[float] | None) -> float:
+        fwd_out = {"qf_preds": predicted, "qf_twin_preds": predicted, "q_target_next": target_q_next, **zero_entropy}
+        ranged = module_config.copy(copy_frozen=False).training(target_q_range=target_q_range)
+        learner.compute_loss_for_module(module_id="default_policy", config=ranged, batch=batch, fwd_out=fwd_out)
         return float(learner._temp_losses[("default_policy", "qf_loss")])
 
-    module_config = learner.config.get_config_for_module("default_policy")
-    assert critic_loss(module_config) == 0.0, "the critic's predictions equal the clipped targets"
-    assert critic_loss(module_config.copy(copy_frozen=False).training(target_q_range=None)) > 10.0
+    for low, high in ((-50, 0), (-50, math.inf)):
+        targets = rewards + GAMMA * target_q_next.clamp(low, high)
+        assert targets.min() >= -50 and (high > 0 or targets.max() <= 0)
+        assert critic_loss(targets, [low, high]) == 0.0, "the critic's predictions equal the clipped targets"
+        assert critic_loss(targets, None) > 10.0
 
 
 def test_the_critic_is_one_mlp_over_observation_and_action() -> None:

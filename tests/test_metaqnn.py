@@ -282,8 +282,12 @@ def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_ne
     while time.time() < deadline and process.poll() is None:
         runs = results_of(tmp_path, "metaqnn_digits") if (tmp_path / "metaqnn_digits").exists() else []
         states = sorted(runs[0].glob("searcher-state-*.pkl")) if runs else []
-        if states and len(pickle.loads(states[-1].read_bytes())["scores"]) >= 3:
-            state = pickle.loads(states[-1].read_bytes())
+        try:
+            saved = pickle.loads(states[-1].read_bytes()) if states else None
+        except (EOFError, pickle.UnpicklingError):
+            saved = None  # caught while Tune copies it into the run folder: read it at the next poll
+        if saved is not None and len(saved["scores"]) >= 3:
+            state = saved
             break
         time.sleep(0.5)
     assert state is not None, "the searcher saved no state with 3 scored networks"

@@ -7,12 +7,12 @@ tensor: a resumed SAC run started again from `initial_alpha` (measured on FetchP
 at the checkpoint, 0.34 one iteration after the resume) and spent 13k env steps exploring
 its way back down. The learner below adds the temperature to its state.
 
-With sparse rewards in [-1, 0] every return lies in [-1/(1-gamma), 0], yet a bootstrapped
-critic can drift past those bounds (measured on FetchPush: the batch's smallest Q estimate
-fell to -54 where no return is below -50). HER's DDPG clips its critic's targets to that range
-(Andrychowicz et al. 2017). `training: {target_q_range: [low, high]}` clips the target critics'
-estimate of the next state's Q to [low, high] before it bootstraps, which keeps every target
-r + gamma * Q' in the same range when rewards lie in [low * (1-gamma), high * (1-gamma)].
+With sparse rewards in [-1, 0] no return is below -1/(1-gamma), yet a bootstrapped critic can
+drift past that (measured on FetchPush: the batch's smallest Q estimate averaged -54 where no
+return is below -50). HER's DDPG clips its critic's targets to the returns' range (Andrychowicz
+et al. 2017). `training: {target_q_range: [low, high]}` clips the target critics' estimate of
+the next state's Q to [low, high] before it bootstraps. SAC's Q also holds the entropy bonuses
+to come, which lift it above the returns' top while alpha is large; `.inf` leaves a side open.
 """
 
 from collections.abc import Collection, Sequence
