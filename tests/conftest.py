@@ -6,9 +6,11 @@ it through RAY_ADDRESS, so the suite starts Ray once instead of once per run.
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -68,8 +70,11 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
     )
     token_file = home / ".ray" / "auth_token"
     # Every port free, the dashboard agent's too: its default (52365) is taken by whichever Ray
-    # on the machine started first, and a head without its agent accepts no jobs.
+    # on the machine started first, and a head without its agent accepts no jobs. Its own temp
+    # dir too: a job's supervisor finds "its" cluster through the temp dir's newest address, and
+    # /tmp/ray is shared with every other Ray on the machine. (Short: Ray's sockets live there.)
     port, dashboard, metrics, agent = free_port(), free_port(), free_port(), free_port()
+    temp_dir = tempfile.mkdtemp(prefix="rayhead-", dir="/tmp")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     # The job's `python -m rapid` must be this environment's Python, as on a cluster image.
     env.update(PATH=f"{VENV_BIN}:{env['PATH']}", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token_file))
@@ -77,7 +82,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
     process = subprocess.Popen(
         [str(VENV_BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--dashboard-host=127.0.0.1",
          f"--dashboard-port={dashboard}", f"--metrics-export-port={metrics}", f"--dashboard-agent-listen-port={agent}",
-         "--num-cpus=2", "--include-dashboard=true"],
+         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=true"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
     )
     head = Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", f"http://127.0.0.1:{metrics}/metrics", token_file, process)
@@ -91,10 +96,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-        # A head that is gone leaves its address behind; a later ray.init() would try to join it.
-        from ray._common.utils import reset_ray_address
-
-        reset_ray_address()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @dataclass
