@@ -6,6 +6,7 @@ resources against the cluster before it writes anything, so bad input never leav
 half-made results folder behind.
 """
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -101,7 +102,7 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     return None
 
 
-def preflight(job: Job, source: object) -> dict[str, dict[str, float]]:
+def preflight(job: Job, source: str | Path) -> dict[str, dict[str, float]]:
     """Check the job (every stage of a pipeline) without a cluster; returns what one trial of
     each job reserves, for `check_cluster` once Ray is up. Errors name `source`, the spec file
     or run folder the job came from."""
