@@ -180,7 +180,7 @@ def _trial_pids(head: Head) -> list[int]:
 
 def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: Path) -> None:
     """FailureConfig: the trial's process dies mid-run; Tune restarts it from the newest checkpoint."""
-    args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=8192", "--set", "checkpoint.every=3"]
+    args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=16000", "--set", "checkpoint.every=3"]
     driver = start_run(args, ray_head.env())
     run = wait_for_checkpoints(tmp_path, "quickstart", 1, driver)
     victims = _trial_pids(ray_head)
