@@ -183,6 +183,12 @@ def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: 
     args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=16000", "--set", "checkpoint.every=3"]
     driver = start_run(args, ray_head.env())
     run = wait_for_checkpoints(tmp_path, "quickstart", 1, driver)
+    # The trial writes its checkpoint before Tune's driver registers it; a kill in between
+    # restarts the trial from scratch. A row after the checkpoint's says Tune has it.
+    deadline = time.time() + 120
+    while not (run / "metrics.parquet").exists() or max(rows(run)["iteration"]) < 4:
+        assert driver.poll() is None and time.time() < deadline, "no iteration after the first checkpoint"
+        time.sleep(0.2)
     victims = _trial_pids(ray_head)
     assert len(victims) == 1
     os.kill(victims[0], signal.SIGKILL)
