@@ -13,9 +13,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -47,17 +48,30 @@ class Head:
         return env
 
 
-def _wait_for(url: str, seconds: float) -> None:
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], what: str, seconds: float, driver: subprocess.Popen | None = None, every: float = 0.5) -> T:
+    """The first truthy value of `condition`, polled every `every` s; fails when the driver exits first."""
     deadline = time.time() + seconds
     while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return  # answering (401 without a token) is up
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
+        if driver is not None:
+            assert driver.poll() is None, driver.communicate()
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"{what} within {seconds} s")
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except urllib.error.HTTPError:
+        return True  # answering (401 without a token) is up
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +101,8 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
     )
     head = Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", f"http://127.0.0.1:{metrics}/metrics", token_file, process)
     try:
-        _wait_for(f"{head.dashboard_url}/api/version", 90)
+        url = f"{head.dashboard_url}/api/version"
+        wait_until(lambda: _answers(url), f"no answer from {url}", 90)
         yield head
     finally:
         process.terminate()
@@ -144,11 +159,9 @@ def start_run(args: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 def wait_for_checkpoints(storage: Path, job: str, count: int, driver: subprocess.Popen, seconds: float = 240) -> Path:
     """The run folder once it holds `count` checkpoints (the driver must keep running)."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert driver.poll() is None, driver.communicate()
+
+    def run() -> Path | None:
         runs = results_of(storage, job)
-        if runs and len(list((runs[0] / "checkpoints").glob("checkpoint_*"))) >= count:
-            return runs[0]
-        time.sleep(0.5)
-    raise TimeoutError("no checkpoints appeared")
+        return runs[0] if runs and len(list((runs[0] / "checkpoints").glob("checkpoint_*"))) >= count else None
+
+    return wait_until(run, f"no {count} checkpoints", seconds, driver)

@@ -3,12 +3,11 @@
 import json
 import os
 import re
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Head, rapid, results_of
+from conftest import Head, rapid, results_of, wait_until
 
 
 def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
@@ -18,16 +17,13 @@ def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
 
 
 def wait_for_status(head: Head, job_id: str, env: dict[str, str], seconds: float = 240) -> str:
-    deadline = time.time() + seconds
-    status = ""
-    while time.time() < deadline:
+    def finished() -> str | None:
         outcome = rapid("status", job_id, "--address", head.dashboard_url, env=env)
         assert outcome.returncode == 0, outcome.stderr
         status = outcome.stdout.split(":", 1)[1].split()[0]
-        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
-            return status
-        time.sleep(2)
-    return status
+        return status if status in ("SUCCEEDED", "FAILED", "STOPPED") else None
+
+    return wait_until(finished, f"job {job_id} still running", seconds, every=2)
 
 
 def scrape(url: str) -> str:
@@ -94,10 +90,11 @@ def test_gauges_reach_the_prometheus_endpoint_and_stop_ends_the_job(ray_head: He
                     "--set", "stop.env_steps=10000000", "--address", ray_head.dashboard_url, env=env)
     job_id = re.search(r"submitted quickstart as (\S+)", outcome.stdout).group(1)
     try:
-        deadline, text = time.time() + 120, ""
-        while time.time() < deadline and "ray_rapid_env_steps_per_s{" not in text:
-            time.sleep(2)
+        def gauges() -> str | None:
             text = scrape(ray_head.metrics_url)
+            return text if "ray_rapid_env_steps_per_s{" in text else None
+
+        text = wait_until(gauges, "no rapid gauges at the Prometheus endpoint", 120, every=2)
         for gauge in ("ray_rapid_env_steps{", "ray_rapid_env_steps_per_s{", "ray_rapid_episode_return_mean{"):
             assert gauge in text, gauge
         line = next(x for x in text.splitlines() if x.startswith("ray_rapid_env_steps{"))

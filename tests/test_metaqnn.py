@@ -8,7 +8,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 import scipy.io
-from conftest import ROOT, embedded_env, rapid, results_of
+from conftest import ROOT, embedded_env, rapid, results_of, wait_until
 
 from rapid.sweeps.cnn import build_cnn, dropout_rates, parameter_count
 from rapid.sweeps.image_datasets import load_dataset, missing_files, validation_split
@@ -277,20 +276,17 @@ def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_ne
             "--set", f"storage_path={tmp_path}", "--set", "num_samples=8",
             "--set", "search.options.epsilon_schedule=[[1.0, 8]]", "--set", "stop.iterations=3"]  # fmt: skip
     process = subprocess.Popen(args, cwd=ROOT, env=embedded_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 240
-    state = None
-    while time.time() < deadline and process.poll() is None:
+
+    def three_scored() -> dict | None:
         runs = results_of(tmp_path, "metaqnn_digits") if (tmp_path / "metaqnn_digits").exists() else []
         states = sorted(runs[0].glob("searcher-state-*.pkl")) if runs else []
         try:
             saved = pickle.loads(states[-1].read_bytes()) if states else None
         except (EOFError, pickle.UnpicklingError):
             saved = None  # caught while Tune copies it into the run folder: read it at the next poll
-        if saved is not None and len(saved["scores"]) >= 3:
-            state = saved
-            break
-        time.sleep(0.5)
-    assert state is not None, "the searcher saved no state with 3 scored networks"
+        return saved if saved is not None and len(saved["scores"]) >= 3 else None
+
+    state = wait_until(three_scored, "the searcher saved no state with 3 scored networks", 240, process)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     (run,) = results_of(tmp_path, "metaqnn_digits")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
+from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints, wait_until
 from ray.tune.experiment import Trial
 
 from rapid.platform import progress
@@ -185,10 +185,8 @@ def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: 
     run = wait_for_checkpoints(tmp_path, "quickstart", 1, driver)
     # The trial writes its checkpoint before Tune's driver registers it; a kill in between
     # restarts the trial from scratch. A row after the checkpoint's says Tune has it.
-    deadline = time.time() + 120
-    while not (run / "metrics.parquet").exists() or max(rows(run)["iteration"]) < 4:
-        assert driver.poll() is None and time.time() < deadline, "no iteration after the first checkpoint"
-        time.sleep(0.2)
+    wait_until(lambda: (run / "metrics.parquet").exists() and max(rows(run)["iteration"]) >= 4,
+               "no iteration after the first checkpoint", 120, driver, every=0.2)
     victims = _trial_pids(ray_head)
     assert len(victims) == 1
     os.kill(victims[0], signal.SIGKILL)
