@@ -26,10 +26,12 @@ saves its model, buffer and curve in `--keep DIR` and goes on from them the next
     rapid run --resume runs/fetch_push_her/<run>                       # the next sitting
     python benchmarks/her_fetch.py --arms sb3_her --reach-steps 0 --push-steps 1000000 --budget-s 7000 --keep runs
     python benchmarks/her_fetch.py --arms --from-run runs/fetch_push_her/<run>   # figures so far
+    python benchmarks/her_fetch.py --arms --from-run runs/sb3_FetchPush-v4        # SB3's, the same way
 
-With `--from-run`, the run's newest checkpoint also says whether exploration reaches the object:
-the share of its stored training episodes, per 25k env steps, whose achieved goal (on FetchPush,
-the block) moved more than 2 cm, beside the same share for 400 episodes of uniform random actions.
+With `--from-run`, the replay buffer (of a rapid run's newest checkpoint, or SB3's kept one) also
+says, per 25k env steps, what the training episodes did: the share whose achieved goal (on
+FetchPush, the block) moved more than 2 cm, beside that share for 400 episodes of uniform random
+actions, and the share that ended on the goal. Both arms' buffers are read the same way.
 """
 
 import argparse
@@ -41,6 +43,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +177,12 @@ def rapid_success_curve(table: dict[str, list]) -> list[tuple[float, float]]:
 
 
 def finished_run(run_dir: Path) -> tuple[str, str, dict]:
-    """Task, arm and curve of a rapid run made outside this script, e.g. one resumed across sessions."""
+    """Task, arm and curve of a run made outside this script: a rapid run (e.g. one resumed across
+    sessions) or SB3's state kept with `--keep` (its folder `sb3_<env id>`)."""
+    progress = run_dir / "progress.json"
+    if progress.is_file():
+        figures = json.loads(progress.read_text())
+        return run_dir.name.removeprefix("sb3_"), "sb3_her", {**figures, "env_steps": figures["curve"][-1][0]}
     job = load_spec(run_dir / "spec.yaml").job
     table = pq.read_table(run_dir / "metrics.parquet").to_pydict()
     arm = ("rapid_her" if job.her else "rapid_no_her") + (f"_random{job.random_actions:g}" if job.random_actions else "")
@@ -182,22 +190,53 @@ def finished_run(run_dir: Path) -> tuple[str, str, dict]:
     return job.env, arm, figures
 
 
-def object_moved(run_dir: Path, env_id: str) -> list[tuple[int, float]]:
-    """(env steps, share of the training episodes within the MOVED_WINDOW steps before them whose
-    achieved goal moved more than MOVED_M), from the replay buffer of the run's newest checkpoint."""
+Episode = tuple[np.ndarray, np.ndarray]  # the achieved goal at every observation of an episode, and its desired goal
+
+
+def rapid_episodes(run_dir: Path, env_id: str) -> Iterator[Episode]:
+    """The finished training episodes in the replay buffer of a rapid run's newest checkpoint, oldest first."""
     newest = max((run_dir / "checkpoints").glob("checkpoint_*"))
     state = pickle.loads((newest / "replay_buffer.pkl").read_bytes())
     env = ENVS.get(env_id)({})
-    achieved = goal_layout(env.observation_space)["achieved_goal"]
+    layout = goal_layout(env.observation_space)
     env.close()
-    windows: dict[int, list[bool]] = {}
-    steps = 0
     for episode_state in state["episodes"]:
         episode = SingleAgentEpisode.from_state(episode_state)
-        goals = np.asarray(episode.get_observations(slice(0, len(episode) + 1)))[:, achieved]
-        windows.setdefault(steps // MOVED_WINDOW, []).append(bool(np.linalg.norm(goals - goals[0], axis=1).max() > MOVED_M))
-        steps += len(episode)
-    return [(min((w + 1) * MOVED_WINDOW, steps), float(np.mean(moved))) for w, moved in sorted(windows.items())]
+        if episode.is_done:
+            observations = np.asarray(episode.get_observations(slice(0, len(episode) + 1)))
+            yield observations[:, layout["achieved_goal"]], observations[0, layout["desired_goal"]]
+
+
+def sb3_episodes(kept: Path) -> Iterator[Episode]:
+    """The finished training episodes in SB3's kept HerReplayBuffer (one env, raw observations:
+    SB3 stores them before VecNormalize), oldest first."""
+    with (kept / "replay_buffer.pkl").open("rb") as file:
+        buffer = pickle.load(file)
+    if buffer.full:
+        raise SystemExit(f"{kept}: SB3's replay buffer has wrapped around; its episodes are no longer in order")
+    observed, following = buffer.observations, buffer.next_observations
+    for first in np.flatnonzero(buffer.ep_start[: buffer.pos, 0] == np.arange(buffer.pos)):
+        length = buffer.ep_length[first, 0]  # 0 while the episode runs
+        if length:
+            last = following["achieved_goal"][first + length - 1, 0]
+            achieved = np.concatenate([observed["achieved_goal"][first : first + length, 0], last[None]])
+            yield achieved, observed["desired_goal"][first, 0]
+
+
+def training_episodes(episodes: Iterable[Episode], env_id: str) -> list[tuple[int, float, float]]:
+    """Per MOVED_WINDOW env steps: (env steps at the window's end, the share of its training episodes
+    whose achieved goal moved more than MOVED_M, the share that ended on the goal: the env's
+    compute_reward gives 0 at their last step)."""
+    env = ENVS.get(env_id)({})
+    compute_reward = env.unwrapped.compute_reward
+    env.close()
+    windows: dict[int, list[tuple[bool, bool]]] = {}
+    steps = 0
+    for achieved, desired in episodes:
+        moved = np.linalg.norm(achieved - achieved[0], axis=1).max() > MOVED_M
+        windows.setdefault(steps // MOVED_WINDOW, []).append((moved, compute_reward(achieved[-1], desired, None) == 0))
+        steps += len(achieved) - 1
+    return [(min((w + 1) * MOVED_WINDOW, steps), *map(float, np.mean(flags, axis=0))) for w, flags in sorted(windows.items())]
 
 
 @functools.cache  # one figure per task, however many runs of it are reported
@@ -266,14 +305,16 @@ def main() -> None:
     if args.gpu:
         extra.append("resources.gpus_per_learner=1")
     result: dict[str, dict] = {}
-    for run_dir in args.from_run:
-        env_id, arm, run = finished_run(Path(run_dir))
+    for run_dir in map(Path, args.from_run):
+        env_id, arm, run = finished_run(run_dir)
         record(result, env_id, arm, run)
-        moved, random_moved = object_moved(Path(run_dir), env_id), random_object_moved(env_id)
-        result[env_id][arm].update(object_moved=moved, object_moved_uniform_random=random_moved)
-        print(f"{env_id} {arm}: training episodes that move the achieved goal > {MOVED_M * 100:.0f} cm, per"
-              f" {MOVED_WINDOW:,} env steps: " + " ".join(f"{s:,}:{v:.3f}" for s, v in moved)
-              + f" (uniform random actions: {random_moved:.3f})", flush=True)
+        episodes = sb3_episodes(run_dir) if arm == "sb3_her" else rapid_episodes(run_dir, env_id)
+        windows, random_moved = training_episodes(episodes, env_id), random_object_moved(env_id)
+        result[env_id][arm].update(training_episodes=windows, object_moved_uniform_random=random_moved)
+        print(f"{env_id} {arm}: training episodes per {MOVED_WINDOW:,} env steps (to the step count),"
+              f" share that move the achieved goal > {MOVED_M * 100:.0f} cm / share that end on the goal: "
+              + " ".join(f"{s:,}:{m:.3f}/{r:.3f}" for s, m, r in windows)
+              + f" (uniform random actions move it in {random_moved:.3f})", flush=True)
     with tempfile.TemporaryDirectory() as storage:
         for env_id, steps in budgets.items():
             for arm in arms:
