@@ -54,7 +54,7 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from rapid.platform.figures import is_number
 from rapid.platform.registry import ENVS
 from rapid.platform.spec_file import load_spec
-from rapid.training.her import goal_layout
+from rapid.training.her.buffer import goal_layout
 
 JOBS = {"FetchReach-v4": ("fetch_reach_her", 3000), "FetchPush-v4": ("fetch_push_her", 15000)}
 EVAL_EPISODES = 10

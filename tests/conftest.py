@@ -130,6 +130,18 @@ def rapid(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeo
     return Outcome(done.returncode, done.stdout, done.stderr)
 
 
+def wait_for_status(head: Head, job_id: str, env: dict[str, str], seconds: float = 240) -> str:
+    """A submitted job's final status (SUCCEEDED, FAILED or STOPPED), asked with `rapid status`."""
+
+    def finished() -> str | None:
+        outcome = rapid("status", job_id, "--address", head.dashboard_url, env=env)
+        assert outcome.returncode == 0, outcome.stderr
+        status = outcome.stdout.split(":", 1)[1].split()[0]
+        return status if status in ("SUCCEEDED", "FAILED", "STOPPED") else None
+
+    return wait_until(finished, f"job {job_id} still running", seconds, every=2)
+
+
 def embedded_env(**extra: str) -> dict[str, str]:
     """A client that starts its own embedded Ray (RAY_ADDRESS=local), as on a laptop."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}

@@ -7,23 +7,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Head, rapid, results_of, wait_until
+from conftest import Head, rapid, results_of, wait_for_status, wait_until
 
 
 def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
     """A laptop client of `head`: no Ray variables, an empty home, plus what the test gives."""
     env = {k: v for k, v in head.env().items() if not k.startswith("RAY_")}
     return {**env, "HOME": str(home), **extra}
-
-
-def wait_for_status(head: Head, job_id: str, env: dict[str, str], seconds: float = 240) -> str:
-    def finished() -> str | None:
-        outcome = rapid("status", job_id, "--address", head.dashboard_url, env=env)
-        assert outcome.returncode == 0, outcome.stderr
-        status = outcome.stdout.split(":", 1)[1].split()[0]
-        return status if status in ("SUCCEEDED", "FAILED", "STOPPED") else None
-
-    return wait_until(finished, f"job {job_id} still running", seconds, every=2)
 
 
 def scrape(url: str) -> str:

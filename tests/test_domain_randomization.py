@@ -6,7 +6,7 @@ import pytest
 
 from rapid.envs.domain_randomization import DomainRandomization
 from rapid.envs.domain_randomization import Parameter as DRParameter
-from rapid.training.adr import ADRSettings, ADRState
+from rapid.training.adr.boundaries import ADRSettings, ADRState
 
 MASS = {"name": "pole_mass", "targets": [{"field": "body_mass", "select": {"body": "pole*"}}], "range": [0.5, 1.5]}
 DAMPING = {

@@ -23,8 +23,8 @@ from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec_file import load_spec
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 from rapid.policies.normalized_sac import NormalizedSACModule
-from rapid.training.her import HindsightReplayBuffer, goal_layout
-from rapid.training.random_actions import RandomActions
+from rapid.training.her.buffer import HindsightReplayBuffer, goal_layout
+from rapid.training.random_actions.connector import RandomActions
 
 GAMMA = 0.98
 

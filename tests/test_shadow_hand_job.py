@@ -49,7 +49,7 @@ def test_dactyl_job_trains_on_two_env_runners_and_checkpoints(ray_head: Head, tm
         ("env_config.randomization={parameters: [{name: m, targets: [{field: body_mass}], range: [0.5, 1.5], distribution: beta}]}",
          "unknown distribution 'beta'"),
         ("env_config.randomization=dactly", "unknown preset 'dactly' (did you mean 'dactyl'?)"),
-        ("env_config.adr={queue_lenght: 3}", "env_config.adr.queue_lenght: Extra inputs are not permitted"),
+        ("env_config.adr={queue_lenght: 3}", "env_config.adr.queue_lenght: unknown key (did you mean 'queue_length'?)"),
     ],
 )
 def test_bad_randomization_fails_before_ray_starts(tmp_path: Path, override: str, message: str) -> None:

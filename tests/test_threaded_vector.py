@@ -7,7 +7,7 @@ from gymnasium.vector import SyncVectorEnv
 
 from rapid.envs.robotics.shadow_hand_block import ShadowHandBlock
 from rapid.envs.threaded_vector import ThreadedVectorEnv
-from rapid.envs.wrapping import make_env
+from rapid.platform.env_stack import make_env
 
 
 def test_threaded_steps_equal_sequential_steps_through_autoresets() -> None:
@@ -32,8 +32,8 @@ def test_threaded_steps_equal_sequential_steps_through_autoresets() -> None:
 
 
 def test_make_env_builds_the_vector_rllib_asks_for() -> None:
-    vector = make_env(ShadowHandBlock, {"num_envs": 3, "vector_threads": 2, "randomization": "dactyl"})
+    vector = make_env("ShadowHandBlock-v0", {"num_envs": 3, "vector_threads": 2, "randomization": "dactyl"})
     assert isinstance(vector, ThreadedVectorEnv) and vector.num_envs == 3
-    single = make_env(ShadowHandBlock, {"vector_threads": 2})
+    single = make_env("ShadowHandBlock-v0", {"vector_threads": 2})
     assert isinstance(single.observation_space["actor"].shape, tuple)
     vector.close()

@@ -1,6 +1,12 @@
-"""Env ids a spec may name; each workload's own envs live in the subpackages beside this file."""
+"""Env ids a spec may name, and the env wrappers any of them can take; each workload's own envs
+live in the subpackages beside this file (rapid finds them by walking the folder)."""
 
-from rapid.envs import robotics  # noqa: F401  (registers the hand envs)
 from rapid.envs.gymnasium_suite import register_gymnasium_envs
+from rapid.platform.registry import WRAPPERS, import_attr
 
 register_gymnasium_envs()
+WRAPPERS.add(
+    "randomization",
+    lambda: import_attr("rapid.envs.domain_randomization", "RANDOMIZATION_WRAPPER"),
+    "domain randomization of any MuJoCo env: model fields, noise, latency, pushes (a preset name or a mapping)",
+)

@@ -13,14 +13,15 @@ Automatic domain randomization (rapid/training/adr.py) drives the same wrapper b
 
 import fnmatch
 from collections import deque
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import gymnasium as gym
 import mujoco
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from rapid.platform.errors import did_you_mean
+from rapid.platform.plugins import EnvWrapper
 
 ELEMENT_KINDS = {
     "body": mujoco.mjtObj.mjOBJ_BODY,
@@ -318,3 +319,15 @@ class DomainRandomization(gym.Wrapper):
             weight = self.model.body_mass[self._forces] * np.linalg.norm(self.model.opt.gravity)
             self._push[:3] = self._rng.normal(0.0, forces.scale * weight, 3)
         self.data.xfrc_applied[self._forces] = self._push
+
+
+def _preset_or_mapping(value: Any) -> Any:
+    """A preset's name becomes the preset; a mapping is validated as a Randomization."""
+    return resolve_randomization(value) if isinstance(value, str) else value
+
+
+RANDOMIZATION_WRAPPER = EnvWrapper(
+    wrap=lambda env, randomization, actor: DomainRandomization(env, randomization),
+    schema=Annotated[Randomization, BeforeValidator(_preset_or_mapping)],
+    order=10,
+)

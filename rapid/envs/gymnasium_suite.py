@@ -5,7 +5,6 @@ from typing import Any
 
 import gymnasium as gym
 
-from rapid.envs.wrapping import make_env
 from rapid.platform.registry import ENVS
 
 MUJOCO_TASKS = {
@@ -27,8 +26,8 @@ CLASSIC_TASKS = {
 
 
 def make_gymnasium_env(env_id: str, env_config: dict[str, Any]) -> gym.Env:
-    """`gym.make` with the spec's env_config as keyword arguments (e.g. render_mode), wrapped as asked."""
-    return make_env(partial(gym.make, env_id), dict(env_config))
+    """`gym.make` with the spec's env_config as keyword arguments (e.g. render_mode)."""
+    return gym.make(env_id, **env_config)
 
 
 def register_gymnasium_envs() -> None:

@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 from rapid.platform.errors import RapidError, quiet_ray_logs
 
+# What `rapid list KIND` takes (rapid.platform.registry.ALL's kinds, without importing it here).
+KINDS = ["env", "wrapper", "module", "algorithm", "section", "callback", "mapping", "trainable", "searcher", "scheduler"]
+
 EPILOG = """\
 examples:
   rapid run jobs/quickstart.yaml                     train on an embedded Ray
@@ -87,7 +90,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from rapid.platform.registry import ALL
+    from rapid.platform.registry import ALL, BROKEN
 
     for registry in ALL:
         if args.kind and registry.kind != args.kind:
@@ -98,6 +101,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for entry in entries:
             print(f"  {entry.name.ljust(width)}  {entry.summary}")
         print()
+    for problem in BROKEN.values():
+        print(f"broken: {problem}")
     return 0
 
 
@@ -106,7 +111,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from rapid.platform.submit import submit
 
     loaded = load_spec(args.spec, args.profile, args.overrides)
-    submit(loaded, args.address, follow=args.follow)
+    submit(loaded, args.address, follow=args.follow, wheels=args.wheels)
     return 0
 
 
@@ -170,14 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("specs", nargs="+", metavar="SPEC")
     _spec_args(p)
 
-    p = command("list", _cmd_list, "print the registered envs, modules, algorithms, trainables, searchers, schedulers")
-    p.add_argument("kind", nargs="?", choices=["env", "module", "algorithm", "trainable", "searcher", "scheduler"])
+    p = command("list", _cmd_list, "print what a spec can name: envs, wrappers, modules, algorithms, sections, callbacks, ...")
+    p.add_argument("kind", nargs="?", choices=KINDS)
 
     p = command("submit", _cmd_submit, "send a job spec to a Ray cluster (Ray Jobs API); prints the job id")
     p.add_argument("spec", help="a job spec YAML inside this repository")
     _spec_args(p)
     _address_arg(p)
     p.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
+    p.add_argument(
+        "--wheel", dest="wheels", action="append", default=[], metavar="WHL",
+        help="a plug-in package's wheel to install on the cluster's nodes for this job (repeatable)",
+    )
 
     for name, handler, text in (
         ("status", _cmd_status, "a submitted job's status"),

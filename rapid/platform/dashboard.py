@@ -19,7 +19,7 @@ def gauge_name(figure: str) -> str:
 class RunGauges:
     """Gauges for one trial, tagged with its job and trial so runs can be told apart.
 
-    `figures` may hold globs (`adr/range/*`): a gauge is made for each matching figure the
+    `figures` may hold globs (`league/win_rate/*`): a gauge is made for each matching figure the
     first time a row has it.
     """
 

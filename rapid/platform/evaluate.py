@@ -2,7 +2,8 @@
 
 Using an EnvRunner (in this process, no Ray needed) rather than a hand-written loop means the
 evaluation sees exactly what training saw: the env_to_module connectors with their saved
-state (observation filters), recurrent state, and action unsquashing.
+state (observation filters), recurrent state, action unsquashing, and for a multi-agent job
+the policy mapping (a league's opponents included).
 """
 
 import math
@@ -15,13 +16,14 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen MuJoCo rendering; must pr
 import cv2  # noqa: E402
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
-from ray import tune  # noqa: E402
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule  # noqa: E402
+from ray.rllib.env.env_runner import EnvRunner  # noqa: E402
+from ray.rllib.env.multi_agent_env import MultiAgentEnv  # noqa: E402
+from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner  # noqa: E402
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner  # noqa: E402
 
 from rapid.platform.errors import RapidError  # noqa: E402
-from rapid.platform.registry import ENVS  # noqa: E402
-from rapid.platform.rllib_config import build_algorithm_config  # noqa: E402
+from rapid.platform.rllib_config import build_algorithm_config, register_env  # noqa: E402
 from rapid.platform.run_dir import RunDir, storage_uri  # noqa: E402
 from rapid.platform.spec import RLlibJob  # noqa: E402
 from rapid.platform.spec_file import load_run_job  # noqa: E402
@@ -30,13 +32,12 @@ from rapid.platform.trainable import MODULE_WEIGHTS  # noqa: E402
 VIDEOS = "videos"
 
 
-class FirstEpisodeFrames(gym.Wrapper):
+class FrameRecorder:
     """Keeps the rendered frames of the first episode only: rendering every step is slow."""
 
-    def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
-        self.frames: list[np.ndarray] = []
-        self.recording = True
+    env: Any
+    frames: list[np.ndarray]
+    recording = True
 
     def reset(self, **kwargs: Any) -> tuple:
         out = self.env.reset(**kwargs)
@@ -48,8 +49,44 @@ class FirstEpisodeFrames(gym.Wrapper):
         out = self.env.step(action)
         if self.recording:
             self.frames.append(self.env.render())
-            self.recording = not (out[2] or out[3])
+            terminated, truncated = out[2], out[3]
+            if isinstance(terminated, dict):  # a multi-agent env: the episode ends for all at once
+                terminated, truncated = terminated.get("__all__", False), truncated.get("__all__", False)
+            self.recording = not (terminated or truncated)
         return out
+
+
+class FirstEpisodeFrames(FrameRecorder, gym.Wrapper):
+    """The recorder around a Gymnasium env."""
+
+
+class MultiAgentFirstEpisodeFrames(FrameRecorder, MultiAgentEnv):
+    """The recorder around a multi-agent env, which RLlib needs to stay a MultiAgentEnv."""
+
+    def __init__(self, env: MultiAgentEnv) -> None:
+        super().__init__()
+        self.env = env
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+        self.possible_agents, self.agents = env.possible_agents, env.agents
+        self.metadata = env.metadata
+
+    def get_observation_space(self, agent_id: Any) -> gym.Space:
+        return self.env.get_observation_space(agent_id)
+
+    def get_action_space(self, agent_id: Any) -> gym.Space:
+        return self.env.get_action_space(agent_id)
+
+    def step(self, action: Any) -> tuple:
+        out = super().step(action)
+        self.agents = self.env.agents
+        return out
+
+    def render(self) -> Any:
+        return self.env.render()
+
+
+def frame_recorder(env: Any) -> Any:
+    return MultiAgentFirstEpisodeFrames(env) if isinstance(env, MultiAgentEnv) else FirstEpisodeFrames(env)
 
 
 def _find_wrapper(env: Any, cls: type) -> Any:
@@ -75,44 +112,62 @@ def newest_checkpoint(run: RunDir) -> str:
     return found[-1]
 
 
-def _env_runner(job: RLlibJob, checkpoint: Path, video: bool, seed: int) -> SingleAgentEnvRunner:
+def _env_runner(job: RLlibJob, checkpoint: Path, video: bool, seed: int) -> EnvRunner:
     env_config = dict(job.env_config)
     if job.evaluation is not None:
         env_config.update(job.evaluation.env_config)
     env_config.pop("vector_threads", None)  # one env here: no vector to thread
-    job = job.model_copy(update={"env_config": env_config})
-    creator = ENVS.get(job.env)
     if video:
         env_config["render_mode"] = "rgb_array"
-        tune.register_env(job.env, lambda cfg: FirstEpisodeFrames(creator(cfg)))
-    else:
-        tune.register_env(job.env, creator)
+    job = job.model_copy(update={"env_config": env_config})
+    register_env(job, outer=frame_recorder if video else None)
     config = build_algorithm_config(job)
-    config.environment(env_config=env_config)
     config.env_runners(num_env_runners=0, num_envs_per_env_runner=1)
     config.debugging(seed=seed)
-    runner = SingleAgentEnvRunner(config=config)
+    runner = (SingleAgentEnvRunner if job.multi_agent is None else MultiAgentEnvRunner)(config=config)
     runner.restore_from_path(checkpoint / "env_runner")
     weights = checkpoint / MODULE_WEIGHTS
     runner.module.restore_from_path(weights if isinstance(runner.module, MultiRLModule) else weights / "default_policy")
     return runner
 
 
+def _recorder(runner: EnvRunner) -> FrameRecorder:
+    env = runner.env.unwrapped
+    return _find_wrapper(env if isinstance(env, MultiAgentEnv) else env.envs[0], FrameRecorder)
+
+
 def episode_figures(episodes: list[Any], metric: str) -> dict[str, float]:
-    """Return, length and every numeric key of the final info, averaged over episodes."""
+    """Return, length and every numeric key of the final info, averaged over episodes; for a
+    multi-agent job each policy's return (its agents' summed, over the episodes it played)."""
     figures = {
         "episode_return_mean": float(np.mean([e.get_return() for e in episodes])),
         "episode_return_min": float(np.min([e.get_return() for e in episodes])),
         "episode_return_max": float(np.max([e.get_return() for e in episodes])),
         "episode_len_mean": float(np.mean([len(e) for e in episodes])),
     }
-    finals = [e.get_infos(-1) for e in episodes]
+    if hasattr(episodes[0], "agent_episodes"):
+        figures.update(_policy_returns(episodes))
+        finals = []
+    else:
+        finals = [e.get_infos(-1) for e in episodes]
     for key in sorted({k for info in finals for k, v in info.items() if isinstance(v, (int, float, np.number))}):
         figures[key] = float(np.mean([info[key] for info in finals if key in info]))
-    short = metric.rsplit("/", 1)[-1]
-    if metric not in figures and short in figures:
-        figures[metric] = figures[short]
+    found = next((key for key in figures if metric == key or metric.endswith(f"/{key}")), None)
+    if found is not None:
+        figures[metric] = figures[found]
     return figures
+
+
+def _policy_returns(episodes: list[Any]) -> dict[str, float]:
+    per_policy: dict[str, list[float]] = {}
+    for episode in episodes:
+        sums: dict[str, float] = {}
+        for agent_id, agent_episode in episode.agent_episodes.items():
+            policy = episode.module_for(agent_id)
+            sums[policy] = sums.get(policy, 0.0) + agent_episode.get_return()
+        for policy, total in sums.items():
+            per_policy.setdefault(policy, []).append(total)
+    return {f"module_episode_returns_mean/{p}": float(np.mean(v)) for p, v in sorted(per_policy.items())}
 
 
 def evaluate_run(
@@ -142,7 +197,7 @@ def evaluate_run(
         for key, value in figures.items():
             print(f"  {key:32s} {value:,.3f}" if not math.isnan(value) else f"  {key:32s} -")
         if video:
-            recorder = _find_wrapper(runner.env.unwrapped.envs[0], FirstEpisodeFrames)
+            recorder = _recorder(runner)
             fps = recorder.metadata.get("render_fps") or 30
             out = local / VIDEOS / f"{path.name}_episode0.mp4"
             write_mp4(recorder.frames, out, fps)

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from rapid.platform.figures import is_number  # noqa: E402
 
 Rows = list[dict[str, Any]]
-# The column that names a sweep trial's group (`her=null`) when the sweep has `group_by`.
+# The column that names a sweep trial's group (`training.lr=0.001`) when the sweep has `group_by`.
 GROUP = "group"
 
 
@@ -102,7 +102,7 @@ def _columns(rows: Rows, pattern: str) -> list[str]:
 
 def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> dict[str, bytes]:
     """plots/*.png for one run: its metric, the return (if different), env steps/s, each of
-    `figures` (a glob such as `adr/range/*` draws every matching column in one plot) and, for a
+    `figures` (a glob such as `league/win_rate/*` draws every matching column in one plot) and, for a
     sweep with `group_by`, the metric's mean and spread per group."""
     trials = by_trial(rows)
     plots = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}

@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-from pydantic import ValidationError
+from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from rapid.platform import cluster
-from rapid.platform.errors import RapidError
-from rapid.platform.registry import ENVS, SCHEDULERS, SEARCHERS, TRAINABLES
+from rapid.platform.env_stack import VECTOR_KEYS, make_env
+from rapid.platform.errors import RapidError, did_you_mean
+from rapid.platform.multi_agent import agent_spaces, policy_spaces
+from rapid.platform.plugins import SettingsError
+from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
 from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
 from rapid.platform.spec_file import load_stage, sample_trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
-from rapid.training.adr import ADRSettings
-from rapid.training.her import goal_env_problem
 
 
 def make_searcher(job: SweepJob) -> Any:
@@ -52,35 +53,59 @@ def rllib_trial_resources(body: dict[str, Any], what: str) -> dict[str, float]:
         raise RapidError(f"{what}: RLlib rejects the config: {reason}") from None
 
 
-# pydantic model -> the env_config key it validates, for error messages.
-ENV_CONFIG_KEYS = {"Randomization": "randomization", "ADRSettings": "adr"}
-
-
 def check_env_config(job: RLlibJob) -> None:
-    """Build the env once as the job configures it (wrappers included): a bad key, model field,
-    selector or range fails here with its name, not later inside an EnvRunner."""
+    """Build the env once as the job configures it, wrappers included, and show it to the plug-ins
+    and the multi-agent section: a bad key, model field, selector, range or agent mapping fails
+    here with its name, not later inside an EnvRunner."""
     configs = [job.env_config]
     if job.evaluation is not None:
         configs.append({**job.env_config, **job.evaluation.env_config})
     for env_config in configs:
-        config = dict(env_config)
-        adr = config.pop("adr", None)
         try:
-            if adr is not None:
-                ADRSettings.model_validate({k: v for k, v in adr.items() if k != "actor"})
-            env = ENVS.get(job.env)(config)
-            problem = goal_env_problem(env) if job.her is not None else None
-            env.close()
-        except ValidationError as err:
-            key = ENV_CONFIG_KEYS.get(err.title, err.title)
-            problems = "; ".join(
-                f"env_config.{key}.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors()
-            )
-            raise RapidError(f"job '{job.name}': {problems}") from None
+            env = make_env(job.env, env_config)
+            try:
+                problems = _env_problems(job, env)
+            finally:
+                env.close()
+        except SettingsError as err:
+            raise RapidError(f"job '{job.name}': {err}") from None
         except (TypeError, ValueError, gym.error.Error) as err:
-            raise RapidError(f"job '{job.name}': env '{job.env}' rejects its env_config: {err}") from None
-        if problem is not None:
-            raise RapidError(f"job '{job.name}': her: env '{job.env}' is not a goal env HER can relabel: {problem}")
+            hint = _wrapper_hint(env_config, err)
+            raise RapidError(f"job '{job.name}': env '{job.env}' rejects its env_config: {err}{hint}") from None
+        if problems:
+            raise RapidError(f"job '{job.name}': {problems[0]}")
+
+
+def _env_problems(job: RLlibJob, env: object) -> list[str]:
+    """What the built env tells about the job: a single- or multi-agent mismatch, agents no policy
+    plays, and what each turned-on plug-in finds wrong with it."""
+    multi = isinstance(env, MultiAgentEnv)
+    if multi and job.multi_agent is None:
+        return [f"env: '{job.env}' is a multi-agent env; give multi_agent: with its policies and policy_mapping"]
+    if not multi and job.multi_agent is not None:
+        return [f"multi_agent: env '{job.env}' has a single agent; remove multi_agent: or pick a multi-agent env"]
+    if multi:
+        try:
+            policy_spaces(job, agent_spaces(env))
+        except ValueError as err:
+            return [str(err)]
+    found = []
+    for name, section, settings in job.plugin_sections():
+        if section.check_env is not None and settings is not None:
+            problem = section.check_env(settings, env, job)
+            if problem is not None:
+                found.append(f"{name}: {problem}")
+    return found
+
+
+def _wrapper_hint(env_config: dict[str, Any], err: Exception) -> str:
+    """For an env that refuses a keyword: the wrapper key it may be a typo of."""
+    for key in env_config:
+        if key not in WRAPPERS and key not in VECTOR_KEYS and f"'{key}'" in str(err):
+            hint = did_you_mean(key, WRAPPERS.names())
+            if hint:
+                return f"; env_config.{key} is no wrapper's key{hint}"
+    return ""
 
 
 def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:

@@ -1,29 +1,38 @@
-"""An RLlib new-API-stack AlgorithmConfig built from a `kind: rllib` job."""
+"""An RLlib new-API-stack AlgorithmConfig built from a `kind: rllib` job.
+
+The builder knows RLlib's own knobs; everything a workload adds (a replay buffer, a
+connector, callbacks, a loss term, opponents) comes from the plug-in sections the job turns on.
+"""
 
 from functools import partial
+from typing import Any
 
 from ray import tune
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
-from ray.rllib.connectors.env_to_module import FlattenObservations
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from rapid.platform.registry import ALGORITHMS, ENVS, MODULES
-from rapid.platform.spec import HER_ALGORITHMS, RLlibJob
-from rapid.training.episode_metrics import log_final_info
-from rapid.training.her import HindsightSAC
-from rapid.training.random_actions import RandomActions
+from rapid.platform.env_stack import make_env
+from rapid.platform.episode_metrics import log_final_info
+from rapid.platform.learner_extension import with_loss_terms
+from rapid.platform.multi_agent import configure_multi_agent
+from rapid.platform.registry import ALGORITHMS, CALLBACKS, ENVS, MODULES
+from rapid.platform.spec import RLlibJob
 
 
-def register_env(job: RLlibJob) -> None:
-    """Make the job's env id known to every EnvRunner of the connected Ray cluster."""
-    tune.register_env(job.env, ENVS.get(job.env))
+def register_env(job: RLlibJob, actors: dict[str, Any] | None = None, name: str | None = None, outer: Any = None) -> str:
+    """Make the job's env known to every EnvRunner of the connected Ray cluster, as `name` (a trial's
+    own name: its envs carry its central actors); `outer` wraps each env made (a frame recorder)."""
+    creator = partial(make_env, job.env, actors=actors or {})
+    tune.register_env(name or job.env, creator if outer is None else lambda env_config: outer(creator(env_config)))
+    return name or job.env
 
 
-def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
-    """The AlgorithmConfig the spec describes: env, runners, learners, module, training, evaluation."""
+def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[str, Any] | None = None) -> AlgorithmConfig:
+    """The AlgorithmConfig the spec describes: env (registered as `env`), runners, learners, modules,
+    training, the plug-ins' additions, evaluation; `actors` are the trial's central actors."""
     config: AlgorithmConfig = ALGORITHMS.get(job.algorithm)()
     res = job.resources
-    config.environment(env=job.env, env_config=job.env_config)
+    config.environment(env=env or job.env, env_config=job.env_config)
     config.env_runners(
         num_env_runners=res.env_runners,
         num_envs_per_env_runner=res.envs_per_env_runner,
@@ -31,25 +40,23 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
         num_gpus_per_env_runner=res.gpus_per_env_runner,
     )
     if job.env_config.get("vector_threads", 1) > 1:
-        # The env's own vector (rapid.envs.wrapping.make_env) steps its sub-envs in threads.
+        # The env's own vector (rapid.platform.env_stack.make_env) steps its sub-envs in threads.
         config.env_runners(gym_env_vectorize_mode="vector_entry_point")
     config.learners(
         num_learners=res.learners,
         num_cpus_per_learner=res.cpus_per_learner,
         num_gpus_per_learner=res.gpus_per_learner,
     )
-    module_class = MODULES.get(job.policy.module)
-    if module_class is None:
+    if job.multi_agent is not None:
+        configure_multi_agent(config, job)
+    elif (module_class := MODULES.get(job.policy.module)) is None:
         config.rl_module(model_config=dict(job.policy.model_config_))
     else:
         config.rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=dict(job.policy.model_config_)))
     config.training(**job.training)
-    if job.random_actions > 0:
-        random_actions = partial(RandomActions, share=job.random_actions, normalized=config.normalize_actions)
-        config.env_runners(module_to_env_connector=lambda env, spaces: random_actions())
-    env_entry = ENVS.entry(job.env)
-    if env_entry.extra.get("goal_env", False) or job.her is not None:
-        _hindsight(config, job)
+    for _, section, settings in job.plugin_sections():
+        if section.configure is not None:
+            section.configure(config, job, settings)
     if job.evaluation is not None:
         ev = job.evaluation
         config.evaluation(
@@ -59,20 +66,27 @@ def build_algorithm_config(job: RLlibJob) -> AlgorithmConfig:
             evaluation_num_env_runners=ev.env_runners,
             evaluation_config={"explore": ev.explore, "env_config": {**job.env_config, **ev.env_config}},
         )
-    episode_metrics = env_entry.extra.get("episode_metrics")
-    if episode_metrics:
-        config.callbacks(on_episode_end=partial(log_final_info, episode_metrics))
+    _add_callbacks(config, job, actors or {})
+    terms = [section.loss_term(settings, job) for _, section, settings in job.plugin_sections()
+             if section.loss_term is not None and settings is not None]
+    if terms:
+        config.training(learner_class=with_loss_terms(config.learner_class, terms))
     if job.seed is not None:
         config.debugging(seed=job.seed)
     return config
 
 
-def _hindsight(config: AlgorithmConfig, job: RLlibJob) -> None:
-    """A goal env's Dict observation reaches the module flattened by RLlib's own connector
-    (achieved_goal | desired_goal | observation, as HER's buffer expects it); SAC gets the
-    relabelling buffer, which with `her: null` never relabels (the no-HER baseline)."""
-    config.env_runners(env_to_module_connector=lambda env, spaces, device: FlattenObservations())
-    if job.algorithm in HER_ALGORITHMS:
-        config.algo_class = HindsightSAC
-        her = job.her.model_dump() if job.her is not None else None
-        config.training(replay_buffer_config={**config.replay_buffer_config, "type": "EpisodeReplayBuffer", "her": her})
+def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any]) -> None:
+    """One composed list: the spec's `callbacks:`, then each turned-on section's, then the env's episode metrics."""
+    classes = [CALLBACKS.get(name) for name in job.callbacks]
+    for name, section, settings in job.plugin_sections():
+        if section.callbacks is not None and settings is not None:
+            classes += section.callbacks(settings, job, actors.get(name))
+    hooks = {}
+    episode_metrics = ENVS.entry(job.env).extra.get("episode_metrics")
+    if episode_metrics:
+        hooks["on_episode_end"] = partial(log_final_info, episode_metrics)
+    if classes:
+        config.callbacks(callbacks_class=classes, **hooks)
+    elif hooks:
+        config.callbacks(**hooks)

@@ -5,15 +5,17 @@ envs, modules, algorithms, trainables, searchers and schedulers must be register
 """
 
 import inspect
+import re
 from functools import cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.figures import FLATTENED, HEADLINE_FIGURES
-from rapid.training import central_state
+from rapid.platform.plugins import Section, SettingsError, validate_settings
+from rapid.platform.schema_errors import KeyProblem, unknown_key
 
 KINDS = ("rllib", "sweep", "pipeline")
 
@@ -22,14 +24,6 @@ class Strict(BaseModel):
     """Unknown keys are errors; "5" is not an integer."""
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
-
-
-class KeyProblem(ValueError):
-    """A problem with one key inside a free-form mapping (training, model_config): errors point at it."""
-
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message)
-        self.key = key
 
 
 def _registered(reg: registry.Registry, name: str) -> str:
@@ -86,20 +80,6 @@ class Evaluation(Strict):
     env_config: dict[str, Any] = Field({}, description="env_config overrides for evaluation (e.g. no randomization)")
 
 
-class HER(Strict):
-    """Hindsight Experience Replay: which achieved goals relabel a sampled transition."""
-
-    strategy: Literal["future", "final", "episode"] = Field("future", description="where relabelled goals come from")
-    k: int = Field(4, ge=1, description="relabelled goals per real one: a k/(k+1) share of samples is relabelled")
-
-
-# Off-policy algorithms whose episode replay buffer rapid can relabel (rapid.training.her).
-HER_ALGORITHMS = ("SAC",)
-# Algorithms that learn from whichever action was taken: on-policy ones weigh each action by the
-# log-probability the policy stored with it, which a random action does not have.
-RANDOM_ACTION_ALGORITHMS = ("SAC", "DQN")
-
-
 class Policy(Strict):
     """The RLModule and its settings."""
 
@@ -125,10 +105,15 @@ class Policy(Strict):
         return config
 
 
+def central_actor_keys() -> list[str]:
+    """Plug-ins with a central actor: its figures are named `<key>/...`."""
+    return [e.name for reg in (registry.WRAPPERS, registry.SECTIONS) for e in reg if e.load().central_actor is not None]
+
+
 def _rllib_figure(name: str) -> str:
     """A figure an RLlib job reports: a headline name or a path under env_runners/, learners/,
     evaluation/. Anything else would never appear, and a stop on it would never fire."""
-    sections = (*FLATTENED, *central_state.FACTORIES)
+    sections = (*FLATTENED, *central_actor_keys())
     if name in HEADLINE_FIGURES or name.split("/", 1)[0] in sections and "/" in name:
         return name
     prefixes = ", ".join(f"{p}/..." for p in sections)
@@ -158,6 +143,62 @@ def numeric_training_defaults(algorithm: str) -> dict[str, int | float]:
     return {k: v for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def unknown_policy(name: str, policies: dict[str, Any]) -> str:
+    return f"unknown policy '{name}'{did_you_mean(name, policies)}; policies: {', '.join(policies)}"
+
+
+# A policy's name is its RLlib module id.
+POLICY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class MultiAgent(BaseModel):
+    """Several policies in one job: which agents each plays, and which of them learn.
+
+    Plug-in keys (the league's `league:`) sit beside these and are checked with the job.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    policies: dict[str, Policy] = Field(..., min_length=1, description="policy name -> its RLModule and model_config")
+    policy_mapping: dict[str, str] | str = Field(
+        ..., description="agent id glob -> policy, first match wins ({adversary_*: predator, '*': prey}); or a registered mapping"
+    )
+    policies_to_train: list[str] | None = Field(None, description="the policies that learn (null: all of them)")
+
+    @field_validator("policies")
+    @classmethod
+    def _policy_names(cls, policies: dict[str, Policy]) -> dict[str, Policy]:
+        for name in policies:
+            if not POLICY_NAME.match(name):
+                raise KeyProblem(name, "a policy name is letters, digits and _, not starting with a digit")
+        return policies
+
+    @field_validator("policy_mapping")
+    @classmethod
+    def _maps_to_known_policies(cls, mapping: dict[str, str] | str, info: ValidationInfo) -> dict[str, str] | str:
+        if isinstance(mapping, str):
+            return _registered(registry.MAPPINGS, mapping)
+        policies = info.data.get("policies") or {}
+        for pattern, policy in mapping.items():
+            if policies and policy not in policies:
+                raise KeyProblem(pattern, unknown_policy(policy, policies))
+        return mapping
+
+    @field_validator("policies_to_train")
+    @classmethod
+    def _trains_known_policies(cls, names: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        policies = info.data.get("policies") or {}
+        for index, name in enumerate(names or []):
+            if policies and name not in policies:
+                raise KeyProblem(index, unknown_policy(name, policies))
+        return names
+
+    @property
+    def trained(self) -> list[str]:
+        """The policies that learn."""
+        return list(self.policies) if self.policies_to_train is None else list(self.policies_to_train)
+
+
 class JobCommon(Strict):
     """Keys every kind shares."""
 
@@ -182,34 +223,69 @@ class RLlibJob(JobCommon):
     stop: Stop
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     metric: str = Field("episode_return_mean", description="the workload's headline metric (a metrics column)")
-    figures: list[str] = Field([], description="more figures (or globs: adr/range/*) to plot and put on the dashboard")
+    figures: list[str] = Field([], description="more figures (or globs: league/win_rate/*) to plot and put on the dashboard")
     seed: int | None = Field(None, description="seed for envs and modules")
     max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
-    her: HER | None = Field(None, description="Hindsight Experience Replay on a goal env (null: no relabelling)")
-    random_actions: float = Field(
-        0.0, ge=0.0, le=1.0, description="share of exploring steps that take a uniform random action (HER's DDPG: 0.3)"
-    )
+    callbacks: list[str] = Field([], description="registered RLlib callbacks (`rapid list callback`), run in this order")
+    multi_agent: MultiAgent | None = Field(None, description="several policies in one job (null: one policy plays the env)")
+    _sections: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    @field_validator("her")
-    @classmethod
-    def _her_needs_replay(cls, her: HER | None, info: ValidationInfo) -> HER | None:
-        algorithm = info.data.get("algorithm")
-        if her is not None and algorithm is not None and algorithm not in HER_ALGORITHMS:
-            needs = " or ".join(HER_ALGORITHMS)
-            raise ValueError(f"HER relabels an off-policy replay buffer: needs algorithm {needs}, not {algorithm}")
-        return her
+    # Plug-in sections, a workload's own top-level keys, are the extra keys, each validated by its schema.
+    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
 
-    @field_validator("random_actions")
+    @field_validator("callbacks")
     @classmethod
-    def _random_actions_need_off_policy(cls, share: float, info: ValidationInfo) -> float:
-        algorithm = info.data.get("algorithm")
-        if share > 0 and algorithm is not None and algorithm not in RANDOM_ACTION_ALGORITHMS:
-            needs = " or ".join(RANDOM_ACTION_ALGORITHMS)
-            raise ValueError(
-                f"random actions need an off-policy algorithm, {needs}, not {algorithm}: its learner "
-                "weighs each action by the probability the policy gave it"
-            )
-        return share
+    def _known_callbacks(cls, names: list[str]) -> list[str]:
+        for name in names:
+            _registered(registry.CALLBACKS, name)
+        return names
+
+    @model_validator(mode="after")
+    def _plugin_sections(self) -> "RLlibJob":
+        """Every extra key is a registered section (under `multi_agent:` too), valid by its own schema and rules."""
+        self._sections = {}
+        self._validate_sections(self.model_extra or {}, None, (), type(self))
+        if self.multi_agent is not None:
+            self._validate_sections(self.multi_agent.model_extra or {}, "multi_agent", ("multi_agent",), MultiAgent)
+        for name, section, settings in self.plugin_sections():
+            if section.check is not None and settings is not None:
+                try:
+                    section.check(settings, self)
+                except ValueError as err:
+                    where = ("multi_agent",) if section.parent else ()
+                    raise KeyProblem((*where, name), str(err)) from None
+        return self
+
+    def _validate_sections(self, extra: dict[str, Any], parent: str | None, where: tuple[str, ...], model: type) -> None:
+        valid = [e.name for e in registry.SECTIONS if e.load().parent == parent]
+        for key, value in extra.items():
+            if key in registry.SECTIONS and key not in valid:
+                home = registry.SECTIONS.get(key).parent
+                place = f"under {home}: (it needs a {home.replace('_', '-')} job)" if home else "at the job's top level"
+                raise KeyProblem((*where, key), f"'{key}' belongs {place}")
+            if key not in valid:
+                fields = [f.alias or n for n, f in model.model_fields.items()] + valid
+                raise KeyProblem((*where, key), unknown_key(key, fields))
+            section: Section = registry.SECTIONS.get(key)
+            try:
+                self._sections[key] = None if value is None else validate_settings(section.schema, value, (*where, key))
+            except SettingsError as err:
+                path, message = err.found[0]
+                raise KeyProblem(path, message) from None
+
+    def section(self, name: str) -> Any:
+        """A plug-in section's settings: the spec's, or the section's default where it says nothing."""
+        return self._sections[name] if name in self._sections else registry.SECTIONS.get(name).default
+
+    def plugin_sections(self) -> list[tuple[str, Section, Any]]:
+        """(name, section, settings) of every registered section that applies to this job."""
+        parents = (None, "multi_agent") if self.multi_agent is not None else (None,)
+        found = []
+        for entry in registry.SECTIONS:
+            section = entry.load()
+            if section.parent in parents:
+                found.append((entry.name, section, self.section(entry.name)))
+        return found
 
     @field_validator("algorithm")
     @classmethod

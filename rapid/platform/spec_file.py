@@ -3,7 +3,6 @@
 import copy
 import os
 import re
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,9 @@ from pydantic import BaseModel, ValidationError
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.run_dir import SPEC, RunDir
+from rapid.platform.schema_errors import problems
 from rapid.platform.search_space import sample_value, to_tune
-from rapid.platform.spec import KINDS, MODELS, Job, KeyProblem, PipelineJob, Stage, SweepJob
+from rapid.platform.spec import KINDS, MODELS, Job, PipelineJob, Stage, SweepJob
 from rapid.platform.yaml_source import KeyPath, SpecLoader, parse_value, read_yaml
 
 
@@ -76,36 +76,6 @@ def _apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
         set_path(data, key.strip(), parse_value(text))
 
 
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Valid keys of the mapping at `loc` inside `model`, when it is a model (not a free dict)."""
-    current: Any = model
-    for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        by_key = {f.alias or n: f for n, f in current.model_fields.items()}
-        if part not in by_key:
-            return None
-        annotation = by_key[part].annotation
-        options = typing.get_args(annotation) or (annotation,)
-        current = next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or n for n, f in current.model_fields.items()]
-    return None
-
-
-def _describe(error: Any, model: type[BaseModel]) -> str:
-    loc = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        valid = _fields_at(model, loc[:-1]) or []
-        return f"unknown key{did_you_mean(str(loc[-1]), valid)}; expected one of: {', '.join(valid)}"
-    if error["type"] == "missing":
-        return "required key is missing"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] in ("value_error", "assertion_error"):
-        return message
-    return f"{message[0].lower()}{message[1:]} (got {error['input']!r})"
-
-
 def _format(
     err: ValidationError,
     model: type[BaseModel],
@@ -115,13 +85,12 @@ def _format(
     unprefixed: tuple[str, ...],
 ) -> str:
     out = [f"{source}: the spec is not valid:"]
-    for error in err.errors():
-        problem = error.get("ctx", {}).get("error")
-        outside = bool(error["loc"]) and error["loc"][0] in unprefixed
-        loc = (() if outside else prefix) + tuple(error["loc"]) + ((problem.key,) if isinstance(problem, KeyProblem) else ())
+    for path, message in problems(err, model):
+        outside = bool(path) and path[0] in unprefixed
+        loc = (() if outside else prefix) + path
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         where = f" (line {lines[loc]})" if loc in lines else ""  # keys from --set or param_space have none
-        out.append(f"  {dotted}{where}: {_describe(error, model)}")
+        out.append(f"  {dotted}{where}: {message}")
     return "\n".join(out)
 
 

@@ -124,18 +124,29 @@ def entrypoint(loaded: LoadedSpec, root: Path) -> str:
     return shlex.join(args)
 
 
-def submit(loaded: LoadedSpec, address: str | None, follow: bool = False) -> str:
-    """Submit the spec (validated already) and print the job id and how to watch it."""
+def plugin_wheels(paths: list[str]) -> list[str]:
+    """Wheels to ship with the job, checked: Ray's py_modules installs each on every node it runs on,
+    entry points included, so the rapid plug-ins in them register in every process of the job."""
+    wheels = []
+    for path in paths:
+        wheel = Path(path).resolve()
+        if wheel.suffix != ".whl" or not wheel.is_file():
+            raise RapidError(f"--wheel {path}: expected a wheel file (.whl), e.g. from `pip wheel --no-deps <package>`")
+        wheels.append(str(wheel))
+    return wheels
+
+
+def submit(loaded: LoadedSpec, address: str | None, follow: bool = False, wheels: list[str] | None = None) -> str:
+    """Submit the spec (validated already) with the plug-in `wheels`, and print the job id and how to watch it."""
     root = repository_root()
     command = entrypoint(loaded, root)
+    runtime_env: dict[str, Any] = {"working_dir": str(root), "excludes": EXCLUDES}
+    if wheels:
+        runtime_env["py_modules"] = plugin_wheels(wheels)
     _quiet_upload_logs()
     cluster = Cluster(address)
     job_id = cluster.call(
-        lambda: cluster.client.submit_job(
-            entrypoint=command,
-            runtime_env={"working_dir": str(root), "excludes": EXCLUDES},
-            metadata={"rapid_job": loaded.job.name},
-        )
+        lambda: cluster.client.submit_job(entrypoint=command, runtime_env=runtime_env, metadata={"rapid_job": loaded.job.name})
     )
     print(f"submitted {loaded.job.name} as {job_id} to {cluster.url}")
     print(f"  entrypoint: {command}")

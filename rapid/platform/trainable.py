@@ -16,13 +16,15 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.utils.metrics import EVALUATION_RESULTS
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 
+from rapid.platform import central_state
 from rapid.platform.dashboard import RunGauges
 from rapid.platform.figures import rllib_figures
 from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec import RLlibJob
-from rapid.training import central_state
 
 MODULE_WEIGHTS = "learner_group/learner/rl_module"
+# A multi-agent run also publishes every policy's return.
+MULTI_AGENT_FIGURES = ("env_runners/module_episode_returns_mean/*",)
 # RLlib's new API stack leaves an off-policy algorithm's replay buffer out of its checkpoints.
 REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 
@@ -49,18 +51,27 @@ class RLlibJobTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any]) -> None:
         self.job = job_from_config(config)
         trial = self.trial_id if self.trial_id != "default" else uuid.uuid4().hex[:8]
-        # Before the EnvRunners exist: they find the run's central actors by the names written here.
-        self.central = central_state.start(self.job.env_config, trial)
-        register_env(self.job)
-        self.algo: Algorithm = build_algorithm_config(self.job).build_algo()
-        if self.job.policy.init_checkpoint:
-            self._load_module_weights(self.job.policy.init_checkpoint)
-        self.gauges = RunGauges(config.get("job_name", self.job.name), trial, (self.job.metric, *self.job.figures))
+        # Before the EnvRunners exist: the env registered under the trial's own name carries them.
+        self.central = central_state.start(self.job, trial)
+        env = register_env(self.job, self.central, name=f"{self.job.env}@{trial}")
+        self.algo: Algorithm = build_algorithm_config(self.job, env, self.central).build_algo()
+        self._load_initial_weights()
+        figures = (self.job.metric, *self.job.figures, *(f"{key}/*" for key in self.central))
+        if self.job.multi_agent is not None:
+            figures += MULTI_AGENT_FIGURES
+        self.gauges = RunGauges(config.get("job_name", self.job.name), trial, figures)
 
-    def _load_module_weights(self, checkpoint: str) -> None:
-        """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy).
-        A URI (s3://, gs://) works too: RLlib picks the filesystem from its scheme."""
-        self.algo.restore_from_path(f"{checkpoint.rstrip('/')}/{MODULE_WEIGHTS}", component=MODULE_WEIGHTS)
+    def _load_initial_weights(self) -> None:
+        """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy):
+        the whole module of a single-agent job, each policy's own of a multi-agent one. A URI
+        (s3://, gs://) works too: RLlib picks the filesystem from its scheme."""
+        if self.job.multi_agent is None:
+            starts = {MODULE_WEIGHTS: self.job.policy.init_checkpoint}
+        else:
+            starts = {f"{MODULE_WEIGHTS}/{name}": p.init_checkpoint for name, p in self.job.multi_agent.policies.items()}
+        for component, checkpoint in starts.items():
+            if checkpoint:
+                self.algo.restore_from_path(f"{checkpoint.rstrip('/')}/{component}", component=component)
 
     def step(self) -> dict[str, float]:
         result = self.algo.train()

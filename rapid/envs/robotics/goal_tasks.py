@@ -11,9 +11,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from rapid.envs.wrapping import make_env
+from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.registry import ENVS
-from rapid.training.episode_metrics import EpisodeMetric
 
 GOAL_TASKS = {
     "FetchReach-v4": "Fetch arm: move the gripper to a goal (5 cm); sparse reward",
@@ -30,13 +29,13 @@ GOAL_EPISODE_METRICS = {"success_rate": EpisodeMetric("is_success")}
 
 
 def make_goal_task(env_id: str, env_config: dict[str, Any]) -> gym.Env:
-    """`gym.make` of a gymnasium-robotics task (registered on first use), wrapped as asked."""
+    """`gym.make` of a gymnasium-robotics task (registered on first use)."""
     # Its import prints a notice about the Adroit envs to stderr in every process.
     with contextlib.redirect_stderr(io.StringIO()):
         import gymnasium_robotics
 
     gym.register_envs(gymnasium_robotics)
-    return make_env(partial(gym.make, env_id), dict(env_config))
+    return gym.make(env_id, **env_config)
 
 
 def register_goal_tasks() -> None:

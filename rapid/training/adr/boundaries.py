@@ -17,7 +17,8 @@ import ray
 from pydantic import BaseModel, ConfigDict, Field
 
 from rapid.envs.domain_randomization import DomainRandomization, Parameter, resolve_randomization
-from rapid.training import central_state
+from rapid.platform.env_stack import env_config_of
+from rapid.platform.plugins import EnvWrapper
 
 SIDES = ("low", "high")
 
@@ -33,7 +34,6 @@ class ADRSettings(BaseModel):
     low: float = Field(5.0, description="narrow when the queue's mean falls below this")
     step_fraction: float = Field(0.05, gt=0, le=1, description="one step, as a share of the parameter's full range")
     performance: str = Field("consecutive_successes", description="the info key whose final value scores an episode")
-    actor: str | None = Field(None, description="set by the trial: the name of its ADR actor")
 
 
 class ADRState:
@@ -122,13 +122,18 @@ class ADRServer:
 
 
 class ADRClient(gym.Wrapper):
-    """Around a DomainRandomization wrapper: takes ranges from the central actor, tests boundaries."""
+    """Around a DomainRandomization wrapper: takes ranges from the central actor, tests boundaries.
 
-    def __init__(self, env: DomainRandomization, settings: ADRSettings) -> None:
+    Without a central actor (preflight, `rapid eval`) the ranges stay at nominal and nothing is reported.
+    """
+
+    def __init__(self, env: gym.Env, settings: ADRSettings, server: Any = None) -> None:
+        if not isinstance(env, DomainRandomization):
+            raise ValueError("adr: needs a `randomization:` whose ranges it can move")
         super().__init__(env)
         self.settings = settings
         self.dr = env
-        self.server = ray.get_actor(settings.actor)
+        self.server = server
         self.adr = ADRState(env.spec_.parameters, settings)  # for boundary choice; ranges come from the server
         self.testing: tuple[str, str] | None = None
         self._rng = np.random.default_rng()
@@ -136,7 +141,8 @@ class ADRClient(gym.Wrapper):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         if seed is not None:
             self._rng = np.random.default_rng(seed + 1)
-        self.adr.ranges = ray.get(self.server.ranges.remote())
+        if self.server is not None:
+            self.adr.ranges = ray.get(self.server.ranges.remote())
         self.dr.ranges.update({name: tuple(r) for name, r in self.adr.ranges.items()})
         boundary = self.adr.boundary(self._rng)
         self.testing = boundary[:2] if boundary else None
@@ -147,17 +153,17 @@ class ADRClient(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         if (terminated or truncated) and self.testing is not None:
-            self.server.report.remote(*self.testing, float(info.get(self.settings.performance, 0.0)))
+            if self.server is not None:
+                self.server.report.remote(*self.testing, float(info.get(self.settings.performance, 0.0)))
             self.testing = None
         return obs, reward, terminated, truncated, info
 
 
-def start_server(settings: dict[str, Any], env_config: dict[str, Any], name: str) -> Any:
+def start_server(settings: ADRSettings, job: Any, name: str) -> Any:
     """The run's ADR actor over the env's randomization parameters (no CPU: it only bookkeeps)."""
-    parameters = resolve_randomization(env_config.get("randomization")).parameters
-    ADRSettings.model_validate({k: v for k, v in settings.items() if k != "actor"})
+    parameters = resolve_randomization(env_config_of(job.env, job.env_config).get("randomization")).parameters
     server = ray.remote(ADRServer).options(name=name, get_if_exists=True, num_cpus=0)
-    return server.remote([p.model_dump() for p in parameters], {k: v for k, v in settings.items() if k != "actor"})
+    return server.remote([p.model_dump() for p in parameters], settings.model_dump())
 
 
-central_state.FACTORIES["adr"] = start_server
+ADR_WRAPPER = EnvWrapper(wrap=ADRClient, schema=ADRSettings, order=20, central_actor=start_server)

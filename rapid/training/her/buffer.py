@@ -12,7 +12,7 @@ sorted key order (achieved_goal | desired_goal | observation); `goal_layout` nam
 slices. The buffer keeps RLlib's episodes (its adding, eviction and checkpoint state) and a
 numpy copy of each, and hands SAC's learner the batch's columns directly: building a
 one-step episode per transition and running the learner connectors over them cost more
-than the update itself. `HindsightSAC` is rapid's SAC with this buffer and that hand-over.
+than the update itself. `HindsightSAC` (algorithm.py) is rapid's SAC with this buffer and that hand-over.
 """
 
 from collections import deque
@@ -21,29 +21,12 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
 from ray.rllib.core import DEFAULT_AGENT_ID, DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
-from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
-from ray.rllib.utils.metrics import (
-    ENV_RUNNER_RESULTS,
-    ENV_RUNNER_SAMPLING_TIMER,
-    LEARNER_RESULTS,
-    LEARNER_UPDATE_TIMER,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    REPLAY_BUFFER_ADD_DATA_TIMER,
-    REPLAY_BUFFER_RESULTS,
-    REPLAY_BUFFER_SAMPLE_TIMER,
-    SYNCH_WORKER_WEIGHTS_TIMER,
-    TD_ERROR_KEY,
-    TIMERS,
-)
 from ray.rllib.utils.replay_buffers.episode_replay_buffer import EpisodeReplayBuffer
 
-from rapid.platform.registry import ENVS
-from rapid.training.sac import RapidSAC
+from rapid.platform.env_stack import make_env
 
 GOAL_KEYS = ("achieved_goal", "desired_goal", "observation")
 Strategy = Literal["future", "final", "episode"]
@@ -106,7 +89,7 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
         **kwargs: Any,
     ) -> None:
         super().__init__(capacity, **kwargs)
-        goal_env = ENVS.get(env)(dict(env_config))
+        goal_env = make_env(env, env_config)
         self.compute_reward = goal_env.unwrapped.compute_reward
         self.layout = goal_layout(goal_env.observation_space)
         goal_env.close()
@@ -216,63 +199,3 @@ class HindsightReplayBuffer(EpisodeReplayBuffer):
             **{f"agent_to_{key}": {DEFAULT_AGENT_ID: value} for key, value in per.items()},
             **{f"module_to_{key}": {DEFAULT_MODULE_ID: value} for key, value in per.items()},
         )
-
-
-class HindsightSAC(RapidSAC):
-    """SAC whose replay buffer is a HindsightReplayBuffer, feeding its learner ready columns.
-
-    RLlib accepts only its own buffer type names in replay_buffer_config, so the buffer is
-    created here. `training_step` is RLlib's off-policy step (the same round robin of sampling
-    and updates, set by `training_intensity`) with the learner given the buffer's batch instead
-    of episodes to run through its connectors.
-    """
-
-    def _create_local_replay_buffer_if_necessary(self, config: dict[str, Any]) -> HindsightReplayBuffer:
-        options = {k: v for k, v in config["replay_buffer_config"].items() if k not in ("type", "her")}
-        her = config["replay_buffer_config"].get("her") or {"strategy": None}
-        return HindsightReplayBuffer(
-            env=self.config.env,
-            env_config=self.config.env_config,
-            metrics_num_episodes_for_smoothing=self.config.metrics_num_episodes_for_smoothing,
-            **her,
-            **options,
-        )
-
-    def training_step(self) -> None:
-        store_rounds, train_rounds = calculate_rr_weights(self.config)
-        for _ in range(store_rounds):
-            with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-                episodes, runner_results = synchronous_parallel_sample(
-                    worker_set=self.env_runner_group,
-                    concat=True,
-                    sample_timeout_s=self.config.sample_timeout_s,
-                    _uses_new_env_runners=True,
-                    _return_metrics=True,
-                )
-            self.metrics.aggregate(runner_results, key=ENV_RUNNER_RESULTS)
-            with self.metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
-                self.local_replay_buffer.add(episodes)
-        sampled = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-        if sampled < self.config.num_steps_sampled_before_learning_starts:
-            return
-        for _ in range(train_rounds):
-            with self.metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
-                columns = self.local_replay_buffer.sample(
-                    self.config.total_train_batch_size,
-                    n_step=self.config.n_step,
-                    gamma=self.config.gamma,
-                    batch_length_T=self._module_is_stateful * self.config.model_config.get("max_seq_len", 0),
-                )
-                self.metrics.aggregate([self.local_replay_buffer.get_metrics()], key=REPLAY_BUFFER_RESULTS)
-            with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-                batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=len(columns[Columns.T]))
-                results = self.learner_group.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled})
-                # One TD error per sample, which RLlib's step takes out for prioritized replay: not a figure to log.
-                for result in results:
-                    for module_results in result.values():
-                        module_results.pop(TD_ERROR_KEY, None)
-                self.metrics.aggregate(results, key=LEARNER_RESULTS)
-        with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-            self.env_runner_group.sync_weights(
-                from_worker_or_learner_group=self.learner_group, policies=[DEFAULT_MODULE_ID], inference_only=True
-            )

@@ -1,0 +1,51 @@
+"""State that many actors of a run share, in one named Ray actor per plug-in and trial, saved with its checkpoints.
+
+Curriculum statistics, randomization ranges and league bookkeeping all need it. A plug-in
+(an env wrapper or a spec section) declares `central_actor(settings, job, name)`; the trial
+starts the actor before its EnvRunners exist when the job turns the plug-in on, hands it to
+the plug-in's wrappers and callbacks, puts its `metrics()` in every row, saves its state
+beside each checkpoint and restores it on resume.
+"""
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from rapid.platform.env_stack import env_config_of, wrapper_stack
+from rapid.platform.spec import RLlibJob
+
+STATE_FILE = "central_state.pkl"
+
+
+def start(job: RLlibJob, trial: str) -> dict[str, Any]:
+    """Start the central actors of the plug-ins the job turns on; plug-in key -> actor handle."""
+    handles = {}
+    turned_on = [(key, wrapper, settings) for key, wrapper, settings in wrapper_stack(env_config_of(job.env, job.env_config))]
+    turned_on += [(name, section, settings) for name, section, settings in job.plugin_sections() if settings is not None]
+    for key, plugin, settings in turned_on:
+        if plugin.central_actor is not None:
+            handles[key] = plugin.central_actor(settings, job, f"rapid-{key}-{trial}")
+    return handles
+
+
+def metrics(handles: dict[str, Any]) -> dict[str, float]:
+    """Every actor's figures for this iteration's row."""
+    found: dict[str, float] = {}
+    for values in ray.get([h.metrics.remote() for h in handles.values()]):
+        found.update(values)
+    return found
+
+
+def save(handles: dict[str, Any], checkpoint_dir: str) -> None:
+    if handles:
+        states = dict(zip(handles, ray.get([h.get_state.remote() for h in handles.values()]), strict=True))
+        Path(checkpoint_dir, STATE_FILE).write_bytes(pickle.dumps(states))
+
+
+def restore(handles: dict[str, Any], checkpoint_dir: str) -> None:
+    path = Path(checkpoint_dir, STATE_FILE)
+    if handles and path.is_file():
+        states = pickle.loads(path.read_bytes())
+        ray.get([handles[key].set_state.remote(state) for key, state in states.items() if key in handles])

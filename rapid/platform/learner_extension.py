@@ -1,0 +1,45 @@
+"""Extra loss terms for any algorithm's Learner, without a fork of its loss.
+
+A workload that needs its learner to minimize one more thing (VPT's KL to a frozen reference
+policy, an auxiliary prediction) writes a `LossTerm`; its section's `loss_term` hook returns
+one. `with_loss_terms` subclasses the algorithm's own Learner class: its
+`compute_loss_for_module` adds each term, and logs it under the module as `<term name>`.
+"""
+
+from typing import Any
+
+from ray.rllib.core.learner.learner import Learner
+
+
+class LossTerm:
+    """One extra term of every trained module's loss. `setup` runs once the learner is built
+    (load a frozen reference, say); `__call__` returns a scalar tensor to add."""
+
+    name = "extra_loss"
+
+    def setup(self, learner: Learner) -> None:
+        """Prepare what the term needs on the learner (nothing by default)."""
+
+    def __call__(self, learner: Learner, module_id: str, batch: dict[str, Any], fwd_out: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+def with_loss_terms(learner_class: type[Learner], terms: list[LossTerm]) -> type[Learner]:
+    """`learner_class` whose loss for each module also holds `terms`."""
+
+    class LearnerWithTerms(learner_class):  # type: ignore[valid-type, misc]
+        def build(self) -> None:
+            super().build()
+            for term in terms:
+                term.setup(self)
+
+        def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]) -> Any:
+            loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
+            for term in terms:
+                value = term(self, module_id, batch, fwd_out)
+                self.metrics.log_value((module_id, term.name), value.detach(), window=1)
+                loss = loss + value
+            return loss
+
+    LearnerWithTerms.__name__ = LearnerWithTerms.__qualname__ = f"{learner_class.__name__}WithTerms"
+    return LearnerWithTerms

@@ -1,0 +1,94 @@
+"""A job's `multi_agent:` section as RLlib's `multi_agent()` config and a MultiRLModuleSpec.
+
+Each policy is an RLModuleSpec with the spaces of the agents it plays: RLlib cannot derive
+them for a module the mapping picks only sometimes (a league's snapshots), so rapid builds
+the env once and reads them.
+"""
+
+import fnmatch
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from rapid.platform.env_stack import make_env
+from rapid.platform.registry import MAPPINGS, MODULES
+from rapid.platform.spec import MultiAgent, RLlibJob
+
+
+class GlobMapping:
+    """Agent id -> policy by the first matching glob of `multi_agent.policy_mapping`; the same every call."""
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self.patterns = patterns
+
+    def policy_of(self, agent_id: Any) -> str | None:
+        return next((policy for pattern, policy in self.patterns.items() if fnmatch.fnmatchcase(str(agent_id), pattern)), None)
+
+    def __call__(self, agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
+        policy = self.policy_of(agent_id)
+        if policy is None:
+            raise ValueError(f"agent '{agent_id}' matches no pattern of multi_agent.policy_mapping ({', '.join(self.patterns)})")
+        return policy
+
+
+def policy_mapping(multi_agent: MultiAgent) -> Any:
+    """The mapping function RLlib calls as fn(agent_id, episode)."""
+    if isinstance(multi_agent.policy_mapping, str):
+        return MAPPINGS.get(multi_agent.policy_mapping)
+    return GlobMapping(multi_agent.policy_mapping)
+
+
+def agent_spaces(env: Any) -> dict[str, tuple[Any, Any]]:
+    """Agent id -> (observation space, action space) of a multi-agent env."""
+    return {aid: (env.get_observation_space(aid), env.get_action_space(aid)) for aid in env.possible_agents}
+
+
+def policy_spaces(job: RLlibJob, spaces: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """Policy -> the spaces of the agents it plays (which must agree); ValueError naming the problem."""
+    multi_agent = job.multi_agent
+    mapping = policy_mapping(multi_agent)
+    found: dict[str, tuple[Any, Any]] = {}
+    for aid, pair in spaces.items():
+        if isinstance(mapping, GlobMapping):
+            policy = mapping.policy_of(aid)
+            if policy is None:
+                agents = ", ".join(map(str, spaces))
+                raise ValueError(f"multi_agent.policy_mapping: agent '{aid}' matches no pattern; agents: {agents}")
+            policies = [policy]
+        else:  # a registered mapping may pick any policy for any agent
+            policies = list(multi_agent.policies)
+        for policy in policies:
+            if policy in found and found[policy] != pair:
+                raise ValueError(
+                    f"multi_agent.policies.{policy}: its agents' spaces differ ({found[policy]} and agent '{aid}': {pair}); "
+                    "map agents with different spaces to different policies"
+                )
+            found.setdefault(policy, pair)
+    unused = [p for p in multi_agent.policies if p not in found]
+    if unused:
+        raise ValueError(f"multi_agent.policies.{unused[0]}: no agent is mapped to it; agents: {', '.join(map(str, spaces))}")
+    return found
+
+
+def configure_multi_agent(config: AlgorithmConfig, job: RLlibJob) -> None:
+    """Policies, mapping, trained policies and one RLModuleSpec per policy."""
+    env = make_env(job.env, job.env_config)
+    try:
+        spaces = policy_spaces(job, agent_spaces(env))
+    finally:
+        env.close()
+    specs = {}
+    for name, policy in job.multi_agent.policies.items():
+        observation_space, action_space = spaces[name]
+        specs[name] = RLModuleSpec(
+            module_class=MODULES.get(policy.module),
+            model_config=dict(policy.model_config_),
+            observation_space=observation_space,
+            action_space=action_space,
+        )
+    config.multi_agent(
+        policies=set(specs), policy_mapping_fn=policy_mapping(job.multi_agent), policies_to_train=job.multi_agent.trained
+    )
+    config.rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))

@@ -1,0 +1,76 @@
+"""What a workload plugs into an RLlib job, besides envs, modules and algorithms.
+
+A plug-in owns keys of the spec and validates them with its own schema:
+- an `EnvWrapper` owns an `env_config:` key: it wraps every env the job makes, in `order`;
+- a `Section` owns a key of the job itself (`her:`), or of its `multi_agent:` mapping
+  (`parent="multi_agent"`, as the league's `league:`), and adds to the AlgorithmConfig.
+Either may start a central actor (one named Ray actor per trial, saved with its checkpoints)
+and a section may add RLlib callbacks and learner loss terms. Register them in WRAPPERS and
+SECTIONS (`rapid.platform.registry`); docs/adding_a_workload.md walks through one.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from rapid.platform.schema_errors import problems
+
+Path = tuple[str | int, ...]
+# (settings, job, actor name) -> the started actor handle; the actor has get_state(),
+# set_state(state) and metrics() -> {"<key>/<figure>": value}.
+CentralActor = Callable[[Any, Any, str], Any]
+
+
+@dataclass(frozen=True)
+class EnvWrapper:
+    """An env_config key that wraps the env: `wrap(env, settings, actor)` returns the wrapped env
+    (`actor` is the plug-in's central actor, None where there is none: preflight, `rapid eval`)."""
+
+    wrap: Callable[[Any, Any, Any], Any]
+    schema: Any
+    order: int = 100  # place in the stack: a lower one sits closer to the env
+    central_actor: CentralActor | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A key of an RLlib job that a plug-in owns.
+
+    - `check(settings, job)`: rules across keys (the algorithm it needs); raise ValueError.
+    - `check_env(settings, env, job)`: the job's env, built once before Ray starts; return what
+      keeps the plug-in from working on it, or None.
+    - `configure(config, job, settings)`: change the AlgorithmConfig; called for every job, with
+      `default` when the spec leaves the key out.
+    - `callbacks(settings, job, actor)`: RLlib callback classes (or partials) to compose.
+    - `loss_term(settings, job)`: a `LossTerm` the learner adds to every trained module's loss.
+    The last three and `central_actor` are called only when the settings are not None.
+    """
+
+    schema: Any
+    description: str
+    default: Any = None
+    parent: str | None = None
+    check: Callable[[Any, Any], None] | None = None
+    check_env: Callable[[Any, Any, Any], str | None] | None = None
+    configure: Callable[[Any, Any, Any], None] | None = None
+    callbacks: Callable[[Any, Any, Any], list[Any]] | None = None
+    loss_term: Callable[[Any, Any], Any] | None = None
+    central_actor: CentralActor | None = None
+
+
+class SettingsError(ValueError):
+    """A plug-in's settings do not fit its schema: every problem with its key path."""
+
+    def __init__(self, found: list[tuple[Path, str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, path))}: {message}" for path, message in found))
+        self.found = found
+
+
+def validate_settings(schema: Any, value: Any, where: Path) -> Any:
+    """`value` validated as `schema`; a SettingsError whose paths start at `where`."""
+    try:
+        return TypeAdapter(schema).validate_python(value)
+    except ValidationError as err:
+        raise SettingsError([(where + path, message) for path, message in problems(err, schema)]) from None
