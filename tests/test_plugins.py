@@ -53,7 +53,8 @@ def test_a_plugin_setting_with_a_typo_names_the_key_and_the_closest_one(installe
     outcome = rapid("run", *QUICK, "--set", "env_config={reward_scale: {factr: 2.0}}", "--set", f"storage_path={tmp_path}",
                     env=with_plugins(installed["rapid_test_plugin"]))
     assert outcome.returncode == 2, outcome.stderr
-    assert "jobs/quickstart.yaml: job 'quickstart': env_config.reward_scale.factr: unknown key (did you mean 'factor'?)" in outcome.stderr
+    assert outcome.stderr.startswith("rapid: error: jobs/quickstart.yaml: job 'quickstart': env_config.reward_scale.")
+    assert "env_config.reward_scale.factr: unknown key (did you mean 'factor'?)" in outcome.stderr
     assert not any(tmp_path.iterdir())
 
 
@@ -66,7 +67,7 @@ def test_without_the_plugin_its_setting_is_refused(tmp_path: Path) -> None:
 def test_two_plugins_claiming_one_key_stop_rapid_before_ray(installed: dict[str, Path], tmp_path: Path) -> None:
     outcome = rapid("run", *QUICK, "--set", f"storage_path={tmp_path}", env=with_plugins(installed["rapid_clashing_plugin"]))
     assert outcome.returncode == 2, outcome.stderr
-    assert "wrapper 'randomization' is registered twice: by rapid (rapid.envs) and by plug-in 'clashing_plugin'" in outcome.stderr
+    assert "rapid: error: wrapper 'randomization' is registered twice: by rapid (rapid.envs) and by plug-in 'clashing_plugin'" in outcome.stderr
     assert "package rapid-clashing-plugin 0.1.0" in outcome.stderr and "Traceback" not in outcome.stderr
     assert not any(tmp_path.iterdir())
 

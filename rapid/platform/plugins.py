@@ -2,7 +2,7 @@
 
 A plug-in owns keys of the spec and validates them with its own schema:
 - an `EnvWrapper` owns an `env_config:` key: it wraps every env the job makes, in `order`;
-- a `Section` owns a key of the job itself (`her:`), or of its `multi_agent:` mapping
+- a `Section` owns a key of the job itself, or of its `multi_agent:` mapping
   (`parent="multi_agent"`, as the league's `league:`), and adds to the AlgorithmConfig.
 Either may start a central actor (one named Ray actor per trial, saved with its checkpoints)
 and a section may add RLlib callbacks and learner loss terms. Register them in WRAPPERS and

@@ -46,10 +46,11 @@ class Registry:
 
     def add(self, name: str, load: Callable[[], Any], summary: str, **extra: Any) -> None:
         """Register `name`; `load()` returns the thing itself, imported lazily."""
+        owner = _owner or f"{RAPID} ({sys._getframe(1).f_globals.get('__name__')})"
         if name in self._entries:
             first = self._entries[name].owner
-            raise RapidError(f"{self.kind} '{name}' is registered twice: by {first} and by {_owner}; rename one of them")
-        self._entries[name] = Entry(name, load, summary, extra, _owner)
+            raise RapidError(f"{self.kind} '{name}' is registered twice: by {first} and by {owner}; rename one of them")
+        self._entries[name] = Entry(name, load, summary, extra, owner)
 
     def entry(self, name: str) -> Entry:
         """The entry for `name`, or a RapidError that lists the close names (and broken plug-ins)."""
@@ -94,7 +95,7 @@ ALL = (ENVS, WRAPPERS, MODULES, ALGORITHMS, SECTIONS, CALLBACKS, MAPPINGS, TRAIN
 # Plug-in name -> why it could not be loaded; the others stay usable.
 BROKEN: dict[str, str] = {}
 _loaded = False
-_owner = RAPID
+_owner: str | None = None  # the outside plug-in being loaded (rapid's own parts name their module)
 
 
 def import_attr(module: str, name: str) -> Any:
@@ -103,7 +104,7 @@ def import_attr(module: str, name: str) -> Any:
 
 
 @contextmanager
-def _registering_as(owner: str) -> Iterator[None]:
+def _registering_as(owner: str | None) -> Iterator[None]:
     global _owner
     previous, _owner = _owner, owner
     try:
@@ -151,7 +152,6 @@ def load_all() -> None:
         return
     _loaded = True
     for package in _own_packages():
-        with _registering_as(f"{RAPID} ({package})"):
-            importlib.import_module(package)
+        importlib.import_module(package)
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
         _load_plugin(point)

@@ -110,6 +110,7 @@ def validate_job(
         hint = did_you_mean(str(kind), kinds) if kind is not None else ""
         raise RapidError(f"{source}: kind: expected one of {', '.join(kinds)}, got {kind!r}{hint}")
     model = MODELS[kind]
+    registry.load_all()  # a plug-in clash is the error, not the first key that asked for a plug-in
     try:
         job = model.model_validate(data)
     except ValidationError as err:

@@ -1,0 +1,61 @@
+"""An outside workload's parts, registered through rapid's plug-in seam only."""
+
+from typing import Any
+
+import gymnasium as gym
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from ray.rllib.callbacks.callbacks import RLlibCallback
+
+from rapid.platform.learner_extension import LossTerm
+from rapid.platform.plugins import EnvWrapper, Section
+from rapid.platform.registry import CALLBACKS, SECTIONS, WRAPPERS
+
+
+class RewardScale(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    factor: float = Field(..., description="every reward is multiplied by it")
+
+
+class ScaledReward(gym.RewardWrapper):
+    def __init__(self, env: gym.Env, settings: RewardScale) -> None:
+        super().__init__(env)
+        self.factor = settings.factor
+
+    def reward(self, reward: float) -> float:
+        return self.factor * reward
+
+
+class CountEpisodes(RLlibCallback):
+    def on_episode_end(self, *, metrics_logger: Any = None, **kwargs: Any) -> None:
+        metrics_logger.log_value(("plugin", "episodes"), 1, reduce="sum")
+
+
+class L2Penalty(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    coeff: float = Field(..., gt=0)
+
+
+class WeightNorm(LossTerm):
+    name = "l2_penalty"
+
+    def __init__(self, settings: L2Penalty) -> None:
+        self.coeff = settings.coeff
+
+    def __call__(self, learner: Any, module_id: str, batch: dict, fwd_out: dict) -> torch.Tensor:
+        return self.coeff * sum((p**2).sum() for p in learner.module[module_id].parameters())
+
+
+WRAPPERS.add(
+    "reward_scale",
+    lambda: EnvWrapper(wrap=lambda env, settings, actor: ScaledReward(env, settings), schema=RewardScale),
+    "multiplies every reward by `factor` (rapid's plug-in test)",
+)
+CALLBACKS.add("count_episodes", lambda: CountEpisodes, "counts episodes as env_runners/plugin/episodes (rapid's plug-in test)")
+SECTIONS.add(
+    "l2_penalty",
+    lambda: Section(schema=L2Penalty, description="an L2 penalty on the weights", loss_term=lambda s, job: WeightNorm(s)),
+    "adds coeff x the squared weights to the loss (rapid's plug-in test)",
+)
