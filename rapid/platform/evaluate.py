@@ -146,7 +146,7 @@ def episode_figures(episodes: list[Any], metric: str) -> dict[str, float]:
         "episode_len_mean": float(np.mean([len(e) for e in episodes])),
     }
     if hasattr(episodes[0], "agent_episodes"):
-        figures.update(_policy_returns(episodes))
+        figures.update(policy_returns(episodes))
         finals = []
     else:
         finals = [e.get_infos(-1) for e in episodes]
@@ -158,7 +158,8 @@ def episode_figures(episodes: list[Any], metric: str) -> dict[str, float]:
     return figures
 
 
-def _policy_returns(episodes: list[Any]) -> dict[str, float]:
+def policy_returns(episodes: list[Any]) -> dict[str, float]:
+    """Per policy: its agents' returns summed per episode, averaged over the episodes it played (RLlib's definition)."""
     per_policy: dict[str, list[float]] = {}
     for episode in episodes:
         sums: dict[str, float] = {}

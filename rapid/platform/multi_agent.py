@@ -11,6 +11,7 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.policy.policy import PolicySpec
 
 from rapid.platform.env_stack import make_env
 from rapid.platform.registry import MAPPINGS, MODULES
@@ -88,7 +89,12 @@ def configure_multi_agent(config: AlgorithmConfig, job: RLlibJob) -> None:
             observation_space=observation_space,
             action_space=action_space,
         )
-    config.multi_agent(
-        policies=set(specs), policy_mapping_fn=policy_mapping(job.multi_agent), policies_to_train=job.multi_agent.trained
-    )
+    set_modules(config, specs, policy_mapping(job.multi_agent), job.multi_agent.trained)
+
+
+def set_modules(config: AlgorithmConfig, specs: dict[str, RLModuleSpec], mapping: Any, trained: list[str]) -> None:
+    """The config's policies (with their spaces: RLlib builds a learner without an env from them),
+    mapping, trained policies and module specs."""
+    policies = {name: PolicySpec(observation_space=s.observation_space, action_space=s.action_space) for name, s in specs.items()}
+    config.multi_agent(policies=policies, policy_mapping_fn=mapping, policies_to_train=trained)
     config.rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))

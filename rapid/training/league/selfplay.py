@@ -11,8 +11,8 @@ import ray
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.callbacks.callbacks import RLlibCallback
-from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
 
+from rapid.platform.multi_agent import set_modules
 from rapid.training.league import League, league_policies, snapshot_name
 
 # Where each EnvRunner logs its episodes' matchups (reduced per iteration: sums).
@@ -50,8 +50,7 @@ def configure_league(config: AlgorithmConfig, job: Any, league: League | None) -
         for slot in range(league.slots):
             specs[snapshot_name(policy, slot)] = replace(specs[policy])
     mapping = LeagueMapping(config.policy_mapping_fn, policies, league.slots, league.latest_probability)
-    config.multi_agent(policies=set(specs), policy_mapping_fn=mapping, policies_to_train=job.multi_agent.trained)
-    config.rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
+    set_modules(config, specs, mapping, job.multi_agent.trained)
 
 
 def copy_weights(algorithm: Algorithm, source: str, targets: list[str]) -> None:

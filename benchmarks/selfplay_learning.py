@@ -1,0 +1,159 @@
+"""Does self-play learn? jobs/multiagent_selfplay.yaml's policies against their own iteration-0 weights.
+
+For each seed: train the job as shipped (two PPO policies on MPE2's simple_tag, league on)
+for `--budget` seconds on an embedded Ray, then play its final predator and prey against the
+weights they started from, through RLlib's own MultiAgentEnvRunner and the job's connectors:
+
+- predator gap: the predators' summed return per episode (30 per catch), trained predators vs
+  iteration-0 prey, minus iteration-0 predators vs iteration-0 prey;
+- prey gap: the prey's return, iteration-0 predators vs trained prey, minus iteration-0 vs
+  iteration-0 (the prey loses 10 per catch and more off the field).
+
+A positive gap means the trained policy beats its iteration-0 snapshot. The iteration-0
+weights are rebuilt from the job's seed (`AlgorithmConfig.build_learner`, as the trial's
+learner builds them); the script checks that rebuild against a freshly built Algorithm first.
+
+    python benchmarks/selfplay_learning.py --budget 900 --seeds 0,1,2   # 15 minutes a seed
+    python benchmarks/selfplay_learning.py --quick                       # the smoke profile, under a minute
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+from common import ROOT, run_rapid
+
+from rapid.platform.evaluate import policy_returns
+from rapid.platform.rllib_config import build_algorithm_config, register_env
+from rapid.platform.spec_file import load_spec
+from rapid.platform.trainable import MODULE_WEIGHTS
+from rapid.training.league import snapshot_name
+
+SPEC = ROOT / "jobs" / "multiagent_selfplay.yaml"
+SIDES = {"adversary_": "predator", "agent_": "prey"}
+# Who plays each side in a matchup: the trained policy or its iteration-0 weights (kept in slot 0).
+MATCHUPS = {
+    "trained_predator_vs_initial_prey": ("trained", "initial"),
+    "initial_predator_vs_trained_prey": ("initial", "trained"),
+    "initial_vs_initial": ("initial", "initial"),
+    "trained_vs_trained": ("trained", "trained"),
+}
+
+
+class FixedMatch:
+    """Each side's agents play the trained policy or its iteration-0 copy."""
+
+    def __init__(self, predator: str, prey: str) -> None:
+        self.who = {"predator": predator, "prey": prey}
+
+    def __call__(self, agent_id: str, episode: Any = None, **kwargs: Any) -> str:
+        side = next(s for prefix, s in SIDES.items() if agent_id.startswith(prefix))
+        return side if self.who[side] == "trained" else snapshot_name(side, 0)
+
+
+def initial_weights(config: Any) -> dict[str, Any]:
+    """The iteration-0 weights of each trained policy, built as the trial's learner builds them."""
+    learner = config.build_learner()
+    return {side: learner.module[side].get_state() for side in SIDES.values()}
+
+
+def check_rebuild(config: Any, rebuilt: dict[str, Any]) -> float:
+    """Largest difference between the rebuilt weights and a fresh Algorithm's learner (0.0 when exact)."""
+    algo = config.copy(copy_frozen=False).env_runners(num_env_runners=0).build_algo()
+    try:
+        built = algo.learner_group.get_weights(module_ids=list(rebuilt))
+    finally:
+        algo.stop()
+    return max(float(np.max(np.abs(np.asarray(built[s][k]) - np.asarray(v)))) for s in rebuilt for k, v in rebuilt[s].items())
+
+
+def play(run: Path, seed: int, episodes: int) -> dict[str, dict[str, float]]:
+    from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
+
+    job = load_spec(SPEC, overrides=[f"seed={seed}"]).job
+    register_env(job)
+    config = build_algorithm_config(job)
+    initial = initial_weights(config)
+    difference = check_rebuild(config, initial)
+    checkpoint = sorted((run / "checkpoints").glob("checkpoint_*"))[-1]
+    config.env_runners(num_env_runners=0, num_envs_per_env_runner=1)
+    runner = MultiAgentEnvRunner(config=config)
+    runner.restore_from_path(checkpoint / "env_runner")
+    runner.module.restore_from_path(checkpoint / MODULE_WEIGHTS)
+    for side, state in initial.items():
+        runner.module[snapshot_name(side, 0)].set_state(state)
+    figures: dict[str, dict[str, float]] = {"rebuild": {"max_weight_difference": difference}}
+    for name, (predator, prey) in MATCHUPS.items():
+        runner.config.multi_agent(policy_mapping_fn=FixedMatch(predator, prey))
+        done = runner.sample(num_episodes=episodes, explore=True)  # whole episodes: each starts with the new mapping
+        returns = policy_returns(done)
+        predator_module = "predator" if predator == "trained" else snapshot_name("predator", 0)
+        prey_module = "prey" if prey == "trained" else snapshot_name("prey", 0)
+        figures[name] = {
+            "predator": returns[f"module_episode_returns_mean/{predator_module}"],
+            "prey": returns[f"module_episode_returns_mean/{prey_module}"],
+            "episodes": float(len(done)),
+        }
+    runner.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per seed")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--episodes", type=int, default=400, help="episodes per matchup")
+    parser.add_argument("--quick", action="store_true", help="one seed, the smoke profile's sizes for 3 iterations, 20 episodes")
+    parser.add_argument("--keep", help="keep the runs under this storage path (default: a temporary folder)")
+    args = parser.parse_args()
+    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    episodes = 20 if args.quick else args.episodes
+    overrides = [f"stop.wall_time_s={args.budget}", "stop.env_steps=10000000000", "checkpoint.every=10"]
+    if args.quick:
+        overrides = ["training={train_batch_size_per_learner: 200, minibatch_size: 100, num_epochs: 1}",
+                     "stop={iterations: 3}", "checkpoint.every=1"]
+    per_seed = []
+    with tempfile.TemporaryDirectory() as scratch:
+        storage = args.keep or scratch
+        for seed in seeds:
+            trained = run_rapid(SPEC, [*overrides, f"seed={seed}"], storage, "multiagent_selfplay")
+            run = sorted(Path(storage, "multiagent_selfplay").iterdir())[-1]
+            ray.init(address="local", num_cpus=2, include_dashboard=False)
+            try:
+                figures = play(run, seed, episodes)
+            finally:
+                ray.shutdown()
+            table = trained["table"]
+            steps, seconds = table["env_steps"][-1], table["wall_time_s"][-1]
+            baseline = figures["initial_vs_initial"]
+            gaps = {
+                "predator_gap": figures["trained_predator_vs_initial_prey"]["predator"] - baseline["predator"],
+                "prey_gap": figures["initial_predator_vs_trained_prey"]["prey"] - baseline["prey"],
+            }
+            per_seed.append({"seed": seed, "env_steps": steps, "train_s": round(seconds, 1), **gaps,
+                             **{f"{m}_{k}": round(v, 2) for m, f in figures.items() for k, v in f.items()}})
+            print(f"seed {seed}: {steps:,.0f} env steps in {seconds:.0f} s (rebuilt iteration-0 weights differ by "
+                  f"{figures['rebuild']['max_weight_difference']:.1e})", flush=True)
+            for name in MATCHUPS:
+                f = figures[name]
+                print(f"  {name:34s} predators {f['predator']:8.2f}   prey {f['prey']:8.2f}   ({f['episodes']:.0f} episodes)")
+            print(f"  predator gap {gaps['predator_gap']:+.2f}   prey gap {gaps['prey_gap']:+.2f}", flush=True)
+    result = {
+        "seeds": len(seeds),
+        "budget_s_per_seed": None if args.quick else args.budget,
+        "episodes_per_matchup": episodes,
+        "predator_gap_mean": round(statistics.fmean(s["predator_gap"] for s in per_seed), 2),
+        "prey_gap_mean": round(statistics.fmean(s["prey_gap"] for s in per_seed), 2),
+        "seeds_where_both_beat_iteration_0": sum(s["predator_gap"] > 0 and s["prey_gap"] > 0 for s in per_seed),
+        "per_seed": per_seed,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
