@@ -29,6 +29,7 @@ def test_two_policies_train_with_per_policy_metrics_and_the_league_survives_sigk
     driver.wait(60)
     outcome = rapid("run", "--resume", str(run), env=ray_head.env())
     assert outcome.returncode == 0, outcome.stderr
+    assert "| returns predator " in outcome.stdout and ", prey " in outcome.stdout, "the progress line gives each policy's return"
     table = rows(run)
     assert table["iteration"][-1] == 6
     for policy in ("predator", "prey"):

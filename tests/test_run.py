@@ -69,7 +69,7 @@ def test_the_progress_line_keeps_the_newest_evaluation_between_evaluations(monke
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
     metric = "evaluation/env_runners/success_rate"
     out = io.StringIO()
-    callback = progress.ProgressLine("fetch_push_her", Stop(env_steps=1000), metric, out)
+    callback = progress.ProgressLine("fetch_push_her", Stop(env_steps=1000), metric, out=out)
     trial = Trial("fetch_push_her", trial_id="a", stub=True)
     for result in ({"training_iteration": 1, "env_steps": 100.0}, {"training_iteration": 2, "env_steps": 200.0, metric: 0.4},
                    {"training_iteration": 3, "env_steps": 300.0}):

@@ -40,22 +40,29 @@ def eta_seconds(row: dict[str, Any], stop: Stop) -> float:
     return max(0.0, min(candidates)) if candidates else math.nan
 
 
-def progress_line(job: str, row: dict[str, Any], stop: Stop, metric: str) -> str:
+# Where a multi-agent row keeps each policy's return.
+POLICY_RETURN = "env_runners/module_episode_returns_mean/{}"
+
+
+def progress_line(job: str, row: dict[str, Any], stop: Stop, metric: str, policies: tuple[str, ...] = ()) -> str:
     parts = [f"[{job}] iter {row.get('iteration', 0):.0f}"]
     if not math.isnan(row.get("env_steps", math.nan)):
         total = f"/{stop.env_steps:,}" if stop.env_steps else ""
         parts.append(f"{fmt_number(row['env_steps'])}{total} steps")
         parts.append(f"{fmt_number(row.get('env_steps_per_s'))} steps/s")
     parts.append(f"{metric} {fmt_number(row.get(metric))}")
+    if policies:
+        parts.append("returns " + ", ".join(f"{p} {fmt_number(row.get(POLICY_RETURN.format(p)))}" for p in policies))
     parts.append(f"{fmt_duration(row.get('wall_time_s', 0.0))} elapsed, ETA {fmt_duration(eta_seconds(row, stop))}")
     return " | ".join(parts)
 
 
 class ProgressLine(Callback):
-    """One line, rewritten in place on a terminal; a line every LOG_EVERY_S seconds in a log."""
+    """One line, rewritten in place on a terminal; a line every LOG_EVERY_S seconds in a log.
+    A multi-agent job's line also gives each trained policy's return."""
 
-    def __init__(self, job: str, stop: Stop, metric: str, out: TextIO = sys.stdout) -> None:
-        self.job, self.stop, self.metric, self.out = job, stop, metric, out
+    def __init__(self, job: str, stop: Stop, metric: str, policies: tuple[str, ...] = (), out: TextIO = sys.stdout) -> None:
+        self.job, self.stop, self.metric, self.policies, self.out = job, stop, metric, policies, out
         self.tty = out.isatty()
         self._printed_at = 0.0
         self._width = 0
@@ -67,7 +74,7 @@ class ProgressLine(Callback):
         if is_number(row.get(self.metric)):
             self._newest[trial.trial_id] = row[self.metric]
         row[self.metric] = self._newest.get(trial.trial_id, math.nan)
-        line = progress_line(self.job, row, self.stop, self.metric)
+        line = progress_line(self.job, row, self.stop, self.metric, self.policies)
         if len(trials) > 1:
             done = sum(t.status in ("TERMINATED", "ERROR") for t in trials)
             line = f"{line} | trials {done}/{len(trials)} done"
@@ -81,7 +88,7 @@ class ProgressLine(Callback):
 
     def __reduce__(self) -> tuple:
         # Tune pickles its callbacks into tuner.pkl; a resumed run prints to its own stdout.
-        return (ProgressLine, (self.job, self.stop, self.metric))
+        return (ProgressLine, (self.job, self.stop, self.metric, self.policies))
 
 
 def summary_table(summary: dict[str, Any]) -> str:

@@ -45,6 +45,12 @@ def _figures(job: TuneJob) -> tuple[str, ...]:
     return tuple(job.figures if isinstance(job, RLlibJob) else job.config.get("figures", ()))
 
 
+def _policies(job: TuneJob) -> tuple[str, ...]:
+    """The trained policies of a multi-agent job, whose returns the progress line shows."""
+    multi_agent = job.multi_agent if isinstance(job, RLlibJob) else None
+    return tuple(multi_agent.trained) if multi_agent is not None else ()
+
+
 def _group_by(job: TuneJob) -> str | None:
     return job.group_by if isinstance(job, SweepJob) else None
 
@@ -95,7 +101,7 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
         callbacks=[
             JsonLoggerCallback(),
             RunRecorder(run, job.name, job.metric, _figures(job), _group_by(job)),
-            ProgressLine(job.name, job.stop, job.metric),
+            ProgressLine(job.name, job.stop, job.metric, _policies(job)),
         ],
         verbose=0,
     )
