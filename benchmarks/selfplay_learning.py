@@ -29,9 +29,9 @@ import ray
 from common import ROOT, run_rapid
 
 from rapid.platform.evaluate import policy_returns
+from rapid.platform.initial_weights import MODULE_WEIGHTS
 from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec_file import load_spec
-from rapid.platform.trainable import MODULE_WEIGHTS
 from rapid.training.league import snapshot_name
 
 SPEC = ROOT / "jobs" / "multiagent_selfplay.yaml"

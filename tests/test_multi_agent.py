@@ -3,6 +3,7 @@ snapshots reach the learner and every EnvRunner at once, past opponents play at 
 rate, the league survives a killed driver, and bad multi-agent input stops before Ray."""
 
 import pickle
+import random
 import signal
 from pathlib import Path
 
@@ -12,9 +13,13 @@ import pytest
 import ray
 from conftest import ROOT, Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
 
+from rapid.platform.env_stack import make_env
+from rapid.platform.multi_agent import agent_spaces, policy_spaces
+from rapid.platform.registry import MAPPINGS
+from rapid.platform.spec import RLlibJob
 from rapid.platform.spec_file import load_spec
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
-from rapid.training.league import snapshot_name
+from rapid.training.league import League, snapshot_name
 from rapid.training.league.selfplay import LeagueMapping
 
 SPEC = "jobs/multiagent_selfplay.yaml"
@@ -58,18 +63,18 @@ def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_snapshots_reach_learner_and_every_env_runner_and_past_opponents_play_at_the_set_rate() -> None:
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
+def test_snapshots_reach_learner_and_every_env_runner_and_past_opponents_play_at_the_set_rate(tmp_path: Path) -> None:
+    ray.init(address="local", num_cpus=3, include_dashboard=False)
     try:
-        overrides = ["multi_agent.league={slots: 2, every: 1, latest_probability: 0.5}",
+        overrides = ["multi_agent.league={slots: 2, every: 1, latest_probability: 0.5}", "resources.env_runners=2",
                      "training={train_batch_size_per_learner: 2000, minibatch_size: 2000, num_epochs: 1}"]
         job = load_spec(ROOT / SPEC, profile="smoke", overrides=overrides).job
         trainable = RLlibJobTrainable(config={"job": rllib_body(job)})
         algo = trainable.algo
 
-        def on_runner(name: str) -> dict:
-            (state,) = algo.env_runner_group.foreach_env_runner(lambda er, _n=name: er.module[_n].get_state(), local_env_runner=False)
-            return weights(state)
+        def on_runners(algorithm: object, name: str) -> list[dict]:
+            """The module `name` on the local EnvRunner and on each remote one."""
+            return [weights(s) for s in algorithm.env_runner_group.foreach_env_runner(lambda er, _n=name: er.module[_n].get_state())]
 
         episodes = past = games = 0.0
         history = []
@@ -78,7 +83,8 @@ def test_snapshots_reach_learner_and_every_env_runner_and_past_opponents_play_at
             learner = algo.learner_group.get_weights()
             slot = snapshot_name("predator", (iteration - 1) % 2)
             assert same(weights(learner[slot]), weights(learner["predator"])), f"iteration {iteration}: learner's {slot}"
-            assert same(on_runner(slot), weights(learner["predator"])), f"iteration {iteration}: the env runner's {slot}"
+            copies = on_runners(algo, slot)
+            assert len(copies) == 3 and all(same(c, weights(learner["predator"])) for c in copies), f"iteration {iteration}: {slot}"
             history.append(weights(learner["predator"]))
             episodes += row["env_runners/league/episodes"]
             past += row["env_runners/league/past_opponent"]
@@ -88,7 +94,14 @@ def test_snapshots_reach_learner_and_every_env_runner_and_past_opponents_play_at
         assert past == games, "each past-opponent episode played one snapshot"
         # Each episode's opponent seat plays a snapshot with probability 1 - 0.5 (3.4 standard deviations here).
         assert episodes >= 200 and 0.38 <= past / episodes <= 0.62, (past, episodes)
+        trainable.save_checkpoint(str(tmp_path))
         trainable.stop()
+        restored = RLlibJobTrainable(config={"job": rllib_body(job)})
+        restored.load_checkpoint(str(tmp_path))
+        for slot, expected in ((snapshot_name("predator", 0), history[2]), (snapshot_name("predator", 1), history[1])):
+            assert same(weights(restored.algo.learner_group.get_weights()[slot]), expected), f"restored learner's {slot}"
+            assert all(same(c, expected) for c in on_runners(restored.algo, slot)), f"restored runners' {slot}"
+        restored.stop()
     finally:
         ray.shutdown()
 
@@ -98,8 +111,12 @@ class Episode:
         self.id_ = id_
 
 
+def by_side(agent_id: str, episode: object = None, **kwargs: object) -> str:
+    return "predator" if agent_id.startswith("adversary") else "prey"
+
+
 def test_the_opponent_draw_is_fixed_per_episode_and_at_the_configured_rate() -> None:
-    mapping = LeagueMapping(lambda aid, episode: "predator" if aid.startswith("adversary") else "prey", ["predator", "prey"], 3, 0.8)
+    mapping = LeagueMapping(by_side, ["predator", "prey"], League(slots=3, latest_probability=0.8))
     drawn = {"past": 0, "predator": 0}
     for i in range(4000):
         episode = Episode(f"episode-{i}")
@@ -110,6 +127,36 @@ def test_the_opponent_draw_is_fixed_per_episode_and_at_the_configured_rate() -> 
         drawn["predator"] += any(s.startswith("predator_snapshot") for s in past)
         assert not (any(s.startswith("predator_snapshot") for s in seats) and seats[3] != "prey"), "one seat at a time"
     assert 0.17 <= drawn["past"] / 4000 <= 0.23 and 0.4 <= drawn["predator"] / drawn["past"] <= 0.6
+
+
+def test_seats_let_one_shared_policy_play_its_past_self() -> None:
+    mapping = LeagueMapping(lambda aid, episode=None, **kw: "main", ["main"], League(slots=2, latest_probability=0.5,
+                                                                                     seats=["player_0", "player_1"]))
+    mixed = 0
+    for i in range(2000):
+        pair = [mapping(aid, Episode(f"e{i}")) for aid in ("player_0", "player_1")]
+        assert "main" in pair, "one seat always plays the newest policy: every episode trains it"
+        mixed += pair != ["main", "main"]
+    assert 0.45 <= mixed / 2000 <= 0.55
+
+
+def test_a_registered_mapping_is_asked_which_policies_each_agent_may_play() -> None:
+    if "test_random_side" not in MAPPINGS:
+        MAPPINGS.add("test_random_side", lambda: lambda aid, episode, **kw: random.choice(["predator", "prey"]), "test")
+        MAPPINGS.add("test_by_side", lambda: by_side, "test")
+        MAPPINGS.add("test_unknown", lambda: lambda aid, episode, **kw: "predater", "test")
+    env = make_env("mpe2/simple_tag_v3", {"max_cycles": 25})
+    spaces = agent_spaces(env)
+
+    def job(mapping: str) -> RLlibJob:
+        return load_spec(ROOT / SPEC, profile="smoke", overrides=[f"multi_agent.policy_mapping={mapping}"]).job
+
+    found = policy_spaces(job("test_by_side"), spaces)
+    assert found["predator"][0].shape == (16,) and found["prey"][0].shape == (14,)
+    with pytest.raises(ValueError, match="multi_agent.policies.(predator|prey): its agents' spaces differ"):
+        policy_spaces(job("test_random_side"), spaces)
+    with pytest.raises(ValueError, match="gives agent 'adversary_0' the unknown policy 'predater'"):
+        policy_spaces(job("test_unknown"), spaces)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,14 @@ def test_a_plugin_setting_with_a_typo_names_the_key_and_the_closest_one(installe
     assert not any(tmp_path.iterdir())
 
 
+def test_a_loss_term_is_refused_where_the_learner_would_ignore_it(installed: dict[str, Path], tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/fetch_reach_her.yaml", "--profile", "smoke", "--set", "l2_penalty={coeff: 0.01}",
+                    "--set", f"storage_path={tmp_path}", env=with_plugins(installed["rapid_test_plugin"]))
+    assert outcome.returncode == 2, outcome.stderr
+    assert "loss terms (l2_penalty) need a learner that minimizes the one loss of compute_loss_for_module" in outcome.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_without_the_plugin_its_setting_is_refused(tmp_path: Path) -> None:
     outcome = rapid("run", *QUICK, "--set", "l2_penalty={coeff: 0.01}", "--set", f"storage_path={tmp_path}", env=embedded_env())
     assert outcome.returncode == 2

@@ -5,9 +5,7 @@ import sys
 from collections.abc import Callable
 
 from rapid.platform.errors import RapidError, quiet_ray_logs
-
-# What `rapid list KIND` takes (rapid.platform.registry.ALL's kinds, without importing it here).
-KINDS = ["env", "wrapper", "module", "algorithm", "section", "callback", "mapping", "trainable", "searcher", "scheduler"]
+from rapid.platform.registry import ALL
 
 EPILOG = """\
 examples:
@@ -90,7 +88,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from rapid.platform.registry import ALL, BROKEN
+    from rapid.platform.registry import BROKEN
 
     for registry in ALL:
         if args.kind and registry.kind != args.kind:
@@ -176,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_args(p)
 
     p = command("list", _cmd_list, "print what a spec can name: envs, wrappers, modules, algorithms, sections, callbacks, ...")
-    p.add_argument("kind", nargs="?", choices=KINDS)
+    p.add_argument("kind", nargs="?", choices=[registry.kind for registry in ALL])
 
     p = command("submit", _cmd_submit, "send a job spec to a Ray cluster (Ray Jobs API); prints the job id")
     p.add_argument("spec", help="a job spec YAML inside this repository")

@@ -23,11 +23,11 @@ from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner  # noqa: E4
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner  # noqa: E402
 
 from rapid.platform.errors import RapidError  # noqa: E402
+from rapid.platform.initial_weights import MODULE_WEIGHTS  # noqa: E402
 from rapid.platform.rllib_config import build_algorithm_config, register_env  # noqa: E402
 from rapid.platform.run_dir import RunDir, storage_uri  # noqa: E402
 from rapid.platform.spec import RLlibJob  # noqa: E402
 from rapid.platform.spec_file import load_run_job  # noqa: E402
-from rapid.platform.trainable import MODULE_WEIGHTS  # noqa: E402
 
 VIDEOS = "videos"
 

@@ -22,6 +22,9 @@ HEADLINE = {
 FLATTENED = ("env_runners", "learners", "evaluation")
 # The short names an RLlib trial reports (and a stop criterion may name).
 HEADLINE_FIGURES = (*HEADLINE, "env_steps_per_s")
+# Where a multi-agent row keeps each policy's return (its agents' summed) and each agent's.
+POLICY_RETURNS = "env_runners/module_episode_returns_mean"
+AGENT_RETURNS = "env_runners/agent_episode_returns_mean"
 # Tune's own keys a row keeps under rapid's names.
 TUNE_KEYS = {"training_iteration": "iteration", "time_total_s": "wall_time_s", "time_this_iter_s": "iteration_s"}
 

@@ -6,9 +6,13 @@ one. `with_loss_terms` subclasses the algorithm's own Learner class: its
 `compute_loss_for_module` adds each term, and logs it under the module as `<term name>`.
 """
 
+import inspect
 from typing import Any
 
 from ray.rllib.core.learner.learner import Learner
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+from rapid.platform.errors import RapidError
 
 
 class LossTerm:
@@ -24,8 +28,28 @@ class LossTerm:
         raise NotImplementedError
 
 
+def own_gradients(learner_class: type[Learner]) -> str | None:
+    """The class that computes gradients from its own per-optimizer losses, not from the one loss
+    `compute_loss_for_module` returns (an actor-critic with an optimizer per network), or None."""
+    for klass in learner_class.__mro__:
+        if klass is TorchLearner:
+            return None
+        method = klass.__dict__.get("compute_gradients")
+        if method is not None and "super().compute_gradients" not in inspect.getsource(method):
+            return klass.__name__
+    return None
+
+
 def with_loss_terms(learner_class: type[Learner], terms: list[LossTerm]) -> type[Learner]:
-    """`learner_class` whose loss for each module also holds `terms`."""
+    """`learner_class` whose loss for each module also holds `terms`; a RapidError for a learner
+    that would ignore them."""
+    splitter = own_gradients(learner_class)
+    if splitter is not None:
+        names = ", ".join(term.name for term in terms)
+        raise RapidError(
+            f"loss terms ({names}) need a learner that minimizes the one loss of compute_loss_for_module; "
+            f"{splitter} computes its gradients from a loss per optimizer (PPO, APPO and IMPALA take them)"
+        )
 
     class LearnerWithTerms(learner_class):  # type: ignore[valid-type, misc]
         def build(self) -> None:

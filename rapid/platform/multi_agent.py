@@ -24,13 +24,10 @@ class GlobMapping:
     def __init__(self, patterns: dict[str, str]) -> None:
         self.patterns = patterns
 
-    def policy_of(self, agent_id: Any) -> str | None:
-        return next((policy for pattern, policy in self.patterns.items() if fnmatch.fnmatchcase(str(agent_id), pattern)), None)
-
     def __call__(self, agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
-        policy = self.policy_of(agent_id)
+        policy = next((p for pattern, p in self.patterns.items() if fnmatch.fnmatchcase(str(agent_id), pattern)), None)
         if policy is None:
-            raise ValueError(f"agent '{agent_id}' matches no pattern of multi_agent.policy_mapping ({', '.join(self.patterns)})")
+            raise ValueError(f"agent '{agent_id}' matches no pattern ({', '.join(self.patterns)})")
         return policy
 
 
@@ -41,26 +38,37 @@ def policy_mapping(multi_agent: MultiAgent) -> Any:
     return GlobMapping(multi_agent.policy_mapping)
 
 
+class StandInEpisode:
+    """What rapid asks a mapping with before any episode exists: it has an `id_` and nothing else."""
+
+    def __init__(self, number: int) -> None:
+        self.id_ = f"stand-in-{number}"
+
+
+# Stand-in episodes per agent: a mapping that draws per episode shows the policies it may pick.
+PROBES = 32
+
+
 def agent_spaces(env: Any) -> dict[str, tuple[Any, Any]]:
     """Agent id -> (observation space, action space) of a multi-agent env."""
     return {aid: (env.get_observation_space(aid), env.get_action_space(aid)) for aid in env.possible_agents}
 
 
 def policy_spaces(job: RLlibJob, spaces: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
-    """Policy -> the spaces of the agents it plays (which must agree); ValueError naming the problem."""
+    """Policy -> the spaces of the agents the mapping may give it (which must agree); a ValueError
+    naming the agent or policy that does not fit."""
     multi_agent = job.multi_agent
     mapping = policy_mapping(multi_agent)
+    agents = ", ".join(map(str, spaces))
     found: dict[str, tuple[Any, Any]] = {}
     for aid, pair in spaces.items():
-        if isinstance(mapping, GlobMapping):
-            policy = mapping.policy_of(aid)
-            if policy is None:
-                agents = ", ".join(map(str, spaces))
-                raise ValueError(f"multi_agent.policy_mapping: agent '{aid}' matches no pattern; agents: {agents}")
-            policies = [policy]
-        else:  # a registered mapping may pick any policy for any agent
-            policies = list(multi_agent.policies)
-        for policy in policies:
+        try:
+            policies = {mapping(aid, StandInEpisode(n)) for n in range(PROBES)}
+        except ValueError as err:
+            raise ValueError(f"multi_agent.policy_mapping: {err}; agents: {agents}") from None
+        for policy in sorted(policies):
+            if policy not in multi_agent.policies:
+                raise ValueError(f"multi_agent.policy_mapping: gives agent '{aid}' the unknown policy '{policy}'")
             if policy in found and found[policy] != pair:
                 raise ValueError(
                     f"multi_agent.policies.{policy}: its agents' spaces differ ({found[policy]} and agent '{aid}': {pair}); "
@@ -69,7 +77,7 @@ def policy_spaces(job: RLlibJob, spaces: dict[str, tuple[Any, Any]]) -> dict[str
             found.setdefault(policy, pair)
     unused = [p for p in multi_agent.policies if p not in found]
     if unused:
-        raise ValueError(f"multi_agent.policies.{unused[0]}: no agent is mapped to it; agents: {', '.join(map(str, spaces))}")
+        raise ValueError(f"multi_agent.policies.{unused[0]}: no agent is mapped to it; agents: {agents}")
     return found
 
 

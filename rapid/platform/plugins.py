@@ -45,7 +45,7 @@ class Section:
       `default` when the spec leaves the key out.
     - `callbacks(settings, job, actor)`: RLlib callback classes (or partials) to compose.
     - `loss_term(settings, job)`: a `LossTerm` the learner adds to every trained module's loss.
-    The last three and `central_actor` are called only when the settings are not None.
+    `callbacks`, `loss_term` and `central_actor` are called only when the settings are not None.
     """
 
     schema: Any

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
-from rapid.platform.figures import is_number, row_from_tune_result
+from rapid.platform.figures import POLICY_RETURNS, is_number, row_from_tune_result
 from rapid.platform.spec import Stop
 
 # Where stdout is not a terminal (a Ray job's log), print a full line this often instead.
@@ -40,10 +40,6 @@ def eta_seconds(row: dict[str, Any], stop: Stop) -> float:
     return max(0.0, min(candidates)) if candidates else math.nan
 
 
-# Where a multi-agent row keeps each policy's return.
-POLICY_RETURN = "env_runners/module_episode_returns_mean/{}"
-
-
 def progress_line(job: str, row: dict[str, Any], stop: Stop, metric: str, policies: tuple[str, ...] = ()) -> str:
     parts = [f"[{job}] iter {row.get('iteration', 0):.0f}"]
     if not math.isnan(row.get("env_steps", math.nan)):
@@ -52,7 +48,7 @@ def progress_line(job: str, row: dict[str, Any], stop: Stop, metric: str, polici
         parts.append(f"{fmt_number(row.get('env_steps_per_s'))} steps/s")
     parts.append(f"{metric} {fmt_number(row.get(metric))}")
     if policies:
-        parts.append("returns " + ", ".join(f"{p} {fmt_number(row.get(POLICY_RETURN.format(p)))}" for p in policies))
+        parts.append("returns " + ", ".join(f"{p} {fmt_number(row.get(f'{POLICY_RETURNS}/{p}'))}" for p in policies))
     parts.append(f"{fmt_duration(row.get('wall_time_s', 0.0))} elapsed, ETA {fmt_duration(eta_seconds(row, stop))}")
     return " | ".join(parts)
 

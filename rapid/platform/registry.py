@@ -68,8 +68,25 @@ class Registry:
         return self.entry(name).load()
 
     def names(self) -> list[str]:
+        """Every registered name."""
         load_all()
         return list(self._entries)
+
+    def loaded(self) -> list[tuple[Entry, Any]]:
+        """Every entry with its thing; an outside plug-in's entry whose load fails is reported and
+        skipped (rapid's own failing is a bug, and raises)."""
+        found = []
+        for entry in self:
+            try:
+                found.append((entry, entry.load()))
+            except Exception as err:
+                if entry.owner.startswith(RAPID):
+                    raise
+                key = f"{self.kind} {entry.name}"
+                if key not in BROKEN:
+                    BROKEN[key] = f"{self.kind} '{entry.name}' of {entry.owner} failed to load and is skipped: {err}"
+                    print(f"rapid: {BROKEN[key]}", file=sys.stderr)
+        return found
 
     def __contains__(self, name: str) -> bool:
         load_all()
@@ -155,3 +172,6 @@ def load_all() -> None:
         importlib.import_module(package)
     for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
         _load_plugin(point)
+    for name in WRAPPERS._entries.keys() & SECTIONS._entries.keys():
+        owners = f"{WRAPPERS._entries[name].owner} and {SECTIONS._entries[name].owner}"
+        raise RapidError(f"'{name}' is both an env wrapper and a spec section (registered by {owners}); rename one of them")

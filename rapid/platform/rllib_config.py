@@ -13,6 +13,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rapid.platform.env_stack import make_env
 from rapid.platform.episode_metrics import log_final_info
+from rapid.platform.initial_weights import LoadStartingWeights, starting_weights
 from rapid.platform.learner_extension import with_loss_terms
 from rapid.platform.multi_agent import configure_multi_agent
 from rapid.platform.registry import ALGORITHMS, CALLBACKS, ENVS, MODULES
@@ -77,8 +78,11 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
 
 
 def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any]) -> None:
-    """One composed list: the spec's `callbacks:`, then each turned-on section's, then the env's episode metrics."""
-    classes = [CALLBACKS.get(name) for name in job.callbacks]
+    """One composed list: the starting weights' loader, the spec's `callbacks:`, each turned-on
+    section's, then the env's episode metrics."""
+    starts = starting_weights(job)
+    classes = [partial(LoadStartingWeights, starts=starts)] if starts else []
+    classes += [CALLBACKS.get(name) for name in job.callbacks]
     for name, section, settings in job.plugin_sections():
         if section.callbacks is not None and settings is not None:
             classes += section.callbacks(settings, job, actors.get(name))

@@ -12,6 +12,7 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
+from rapid.platform.figures import POLICY_RETURNS
 from rapid.platform.plots import by_trial
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
@@ -41,8 +42,11 @@ def tune_stop(stop: Stop) -> dict[str, float]:
 
 
 def _figures(job: TuneJob) -> tuple[str, ...]:
-    """The job's extra figures; a sweep of RLlib jobs plots those of its trials' job body."""
-    return tuple(job.figures if isinstance(job, RLlibJob) else job.config.get("figures", ()))
+    """The job's extra figures (a multi-agent job's also every policy's return); a sweep of RLlib
+    jobs plots those of its trials' job body."""
+    if isinstance(job, RLlibJob):
+        return (*job.figures, f"{POLICY_RETURNS}/*") if job.multi_agent is not None else tuple(job.figures)
+    return tuple(job.config.get("figures", ()))
 
 
 def _policies(job: TuneJob) -> tuple[str, ...]:

@@ -18,13 +18,12 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from rapid.platform import central_state
 from rapid.platform.dashboard import RunGauges
-from rapid.platform.figures import rllib_figures
+from rapid.platform.figures import AGENT_RETURNS, POLICY_RETURNS, rllib_figures
 from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.spec import RLlibJob
 
-MODULE_WEIGHTS = "learner_group/learner/rl_module"
-# A multi-agent run also publishes every policy's return.
-MULTI_AGENT_FIGURES = ("env_runners/module_episode_returns_mean/*",)
+# A multi-agent run also publishes every policy's and every agent's return.
+MULTI_AGENT_FIGURES = (f"{POLICY_RETURNS}/*", f"{AGENT_RETURNS}/*")
 # RLlib's new API stack leaves an off-policy algorithm's replay buffer out of its checkpoints.
 REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 
@@ -55,23 +54,10 @@ class RLlibJobTrainable(tune.Trainable):
         self.central = central_state.start(self.job, trial)
         env = register_env(self.job, self.central, name=f"{self.job.env}@{trial}")
         self.algo: Algorithm = build_algorithm_config(self.job, env, self.central).build_algo()
-        self._load_initial_weights()
         figures = (self.job.metric, *self.job.figures, *(f"{key}/*" for key in self.central))
         if self.job.multi_agent is not None:
             figures += MULTI_AGENT_FIGURES
         self.gauges = RunGauges(config.get("job_name", self.job.name), trial, figures)
-
-    def _load_initial_weights(self) -> None:
-        """Start from another run's module weights (a pipeline's earlier stage, a pretrained policy):
-        the whole module of a single-agent job, each policy's own of a multi-agent one. A URI
-        (s3://, gs://) works too: RLlib picks the filesystem from its scheme."""
-        if self.job.multi_agent is None:
-            starts = {MODULE_WEIGHTS: self.job.policy.init_checkpoint}
-        else:
-            starts = {f"{MODULE_WEIGHTS}/{name}": p.init_checkpoint for name, p in self.job.multi_agent.policies.items()}
-        for component, checkpoint in starts.items():
-            if checkpoint:
-                self.algo.restore_from_path(f"{checkpoint.rstrip('/')}/{component}", component=component)
 
     def step(self) -> dict[str, float]:
         result = self.algo.train()
@@ -100,7 +86,7 @@ class RLlibJobTrainable(tune.Trainable):
             Path(checkpoint_dir, REPLAY_BUFFER_FILE).write_bytes(pickle.dumps(buffer.get_state(), protocol=5))
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.algo.restore_from_path(checkpoint_dir)
+        self.algo.load_checkpoint(checkpoint_dir)  # restore_from_path, then the callbacks' on_checkpoint_loaded
         central_state.restore(self.central, checkpoint_dir)
         saved = Path(checkpoint_dir, REPLAY_BUFFER_FILE)
         if self.algo.local_replay_buffer is not None and saved.is_file():

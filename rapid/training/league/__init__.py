@@ -3,9 +3,11 @@
 Each league policy gets `slots` frozen copies (`<policy>_snapshot_<k>`), declared with the job
 and filled with its starting weights; every `every` iterations the next slot, round robin,
 takes the policy's current weights, on the learner and on every EnvRunner at once. Each
-episode one league policy's seat is the opponent seat: with probability `latest_probability`
-it plays the newest policy, else a snapshot drawn uniformly. Matchups and wins are counted
-in `on_episode_end`; the counts, win rates and slot ages live in a central actor, saved with
+episode one seat is the opponent seat: with probability `latest_probability` its agents play
+their newest policy, else one snapshot of it drawn uniformly. A seat is the agents of one
+league policy (predators against prey), or, with `seats:`, the agents an id glob matches (two
+seats of one shared policy: symmetric self-play). Matchups and wins are counted in
+`on_episode_end`; the counts, win rates and slot ages live in a central actor, saved with
 every checkpoint (the snapshots' weights are in the checkpoint's modules). selfplay.py has it all.
 """
 
@@ -29,17 +31,25 @@ class League(BaseModel):
     latest_probability: float = Field(
         0.8, ge=0.0, le=1.0, description="share of episodes whose opponent seat plays the newest policy, not a snapshot"
     )
+    seats: list[str] | None = Field(
+        None, description="agent id globs, one per seat (null: a seat per league policy); one shared policy needs two"
+    )
 
 
 def snapshot_name(policy: str, slot: int) -> str:
+    """The module id of a policy's snapshot slot."""
     return f"{policy}_snapshot_{slot}"
 
 
 def league_policies(league: League, job: Any) -> list[str]:
+    """The policies that get snapshot slots."""
     return league.policies if league.policies is not None else job.multi_agent.trained
 
 
 def _check(league: League, job: Any) -> None:
+    """League policies are trained ones, their slots' names are free, and seats are at least two."""
+    if league.seats is not None and len(league.seats) < 2:
+        raise ValueError(f"seats: give two or more agent id globs (one per seat), got {league.seats}")
     trained = job.multi_agent.trained
     for name in league_policies(league, job):
         if name not in trained:
@@ -50,7 +60,8 @@ def _check(league: League, job: Any) -> None:
             raise ValueError(f"policy '{taken[0]}' has the name of one of the league's snapshot slots; rename it")
 
 
-def _selfplay(name: str) -> Any:
+def _from_selfplay(name: str) -> Any:
+    """selfplay.py's `name`, imported when first called (it imports RLlib)."""
     return lambda *args: import_attr("rapid.training.league.selfplay", name)(*args)
 
 
@@ -61,9 +72,9 @@ SECTIONS.add(
         description="self-play against frozen snapshots of the trained policies",
         parent="multi_agent",
         check=_check,
-        configure=_selfplay("configure_league"),
-        callbacks=_selfplay("league_callbacks"),
-        central_actor=_selfplay("start_league_state"),
+        configure=_from_selfplay("configure_league"),
+        callbacks=_from_selfplay("league_callbacks"),
+        central_actor=_from_selfplay("start_league_state"),
     ),
     "self-play league under multi_agent: snapshot slots, round-robin overwrites, past opponents per episode",
 )

@@ -1,6 +1,7 @@
 """The league's parts: snapshot modules and the per-episode opponent draw (configure), the callback
 that fills and overwrites the slots and counts matches, and the central actor that keeps score."""
 
+import fnmatch
 import random
 from dataclasses import replace
 from functools import partial
@@ -15,29 +16,35 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 from rapid.platform.multi_agent import set_modules
 from rapid.training.league import League, league_policies, snapshot_name
 
-# Where each EnvRunner logs its episodes' matchups (reduced per iteration: sums).
-MATCHES = "league"
+# Where each EnvRunner logs its episodes' matchups (summed per iteration): env_runners/league/...
+LEAGUE_LOG = "league"
 
 
 class LeagueMapping:
-    """The job's mapping, with the opponent seat of each episode sometimes a snapshot.
+    """The job's mapping, with the opponent seat of each episode sometimes playing a snapshot.
 
     Every draw is seeded by the episode's id: each agent of an episode, and RLlib's repeated
     calls for the same agent, get the same answer, and the function keeps no state.
     """
 
-    def __init__(self, base: Any, policies: list[str], slots: int, latest_probability: float) -> None:
-        self.base, self.policies, self.slots, self.latest_probability = base, policies, slots, latest_probability
+    def __init__(self, base: Any, policies: list[str], league: League) -> None:
+        self.base, self.policies, self.league = base, policies, league
+        self.seats = league.seats or policies
+
+    def seat_of(self, agent_id: Any, policy: str) -> str | None:
+        if self.league.seats is None:
+            return policy
+        return next((seat for seat in self.league.seats if fnmatch.fnmatchcase(str(agent_id), seat)), None)
 
     def __call__(self, agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
         policy = self.base(agent_id, episode, **kwargs)
         if episode is None or policy not in self.policies:
             return policy
         draw = random.Random(f"league-{episode.id_}")
-        opponent_seat = draw.choice(self.policies)
-        if policy != opponent_seat or draw.random() < self.latest_probability:
+        opponent_seat = draw.choice(self.seats)
+        if self.seat_of(agent_id, policy) != opponent_seat or draw.random() < self.league.latest_probability:
             return policy
-        return snapshot_name(policy, draw.randrange(self.slots))
+        return snapshot_name(policy, draw.randrange(self.league.slots))
 
 
 def configure_league(config: AlgorithmConfig, job: Any, league: League | None) -> None:
@@ -49,72 +56,81 @@ def configure_league(config: AlgorithmConfig, job: Any, league: League | None) -
     for policy in policies:
         for slot in range(league.slots):
             specs[snapshot_name(policy, slot)] = replace(specs[policy])
-    mapping = LeagueMapping(config.policy_mapping_fn, policies, league.slots, league.latest_probability)
-    set_modules(config, specs, mapping, job.multi_agent.trained)
+    set_modules(config, specs, LeagueMapping(config.policy_mapping_fn, policies, league), job.multi_agent.trained)
 
 
 def copy_weights(algorithm: Algorithm, source: str, targets: list[str]) -> None:
-    """Overwrite `targets` with `source`'s learner weights on the learner and every EnvRunner at once.
-
-    `algorithm.set_state` or a `sync_weights` would reach the EnvRunners only after the next
-    iteration had sampled with the old weights: their weights' sequence number has not moved.
-    """
+    """Overwrite `targets` with `source`'s learner weights on the learner and every EnvRunner at once."""
     state = algorithm.learner_group.get_weights(module_ids=[source])[source]
     algorithm.learner_group.set_weights({target: state for target in targets})
-    for group in (algorithm.env_runner_group, algorithm.eval_env_runner_group):
-        if group is not None:
-            group.foreach_env_runner(lambda runner, _s=state, _t=tuple(targets): [runner.module[t].set_state(_s) for t in _t])
+    to_env_runners(algorithm, {target: state for target in targets})
 
 
-def push_snapshots(algorithm: Algorithm, names: list[str]) -> None:
-    """The learner's snapshot weights onto every EnvRunner (after a restore)."""
-    states = algorithm.learner_group.get_weights(module_ids=names)
+def to_env_runners(algorithm: Algorithm, states: dict[str, Any]) -> None:
+    """Module id -> weights, set on every EnvRunner (training and evaluation, local and remote) now.
+
+    `algorithm.set_state` or a `sync_weights` would reach them only after the next iteration
+    had sampled with the old weights: their weights' sequence number has not moved.
+    """
     for group in (algorithm.env_runner_group, algorithm.eval_env_runner_group):
         if group is not None:
-            group.foreach_env_runner(lambda runner, _s=states: [runner.module[n].set_state(s) for n, s in _s.items()])
+            group.foreach_env_runner(lambda runner, _s=states: [runner.module[m].set_state(w) for m, w in _s.items()])
 
 
 class LeagueCallback(RLlibCallback):
     """Fills the slots at the start, overwrites one per league policy every `every` iterations,
-    and counts each episode's matchup where it ends (on the EnvRunner, from the modules it played)."""
+    and counts each episode's matchups where it ends (on the EnvRunner, from the modules it played).
+
+    Callbacks run in list order: the job's starting weights (`init_checkpoint`) load before
+    this one fills the slots. Without a central actor (a script building the algorithm) the
+    round robin is kept here and nothing is scored.
+    """
 
     def __init__(self, league: League, policies: list[str], state: Any = None) -> None:
         super().__init__()
         self.league, self.policies, self.state = league, policies, state
-        self.snapshots = {snapshot_name(p, k): p for p in policies for k in range(league.slots)}
+        self.snapshots = {snapshot_name(p, k) for p in policies for k in range(league.slots)}
+        self.next_slot = dict.fromkeys(policies, 0)
 
     def on_algorithm_init(self, *, algorithm: Algorithm, **kwargs: Any) -> None:
         for policy in self.policies:
             copy_weights(algorithm, policy, [snapshot_name(policy, k) for k in range(self.league.slots)])
 
     def on_checkpoint_loaded(self, *, algorithm: Algorithm, **kwargs: Any) -> None:
-        push_snapshots(algorithm, list(self.snapshots))
+        """A restored learner's snapshots onto the EnvRunners, which a restore leaves as they were."""
+        to_env_runners(algorithm, algorithm.learner_group.get_weights(module_ids=sorted(self.snapshots)))
 
     def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
-        played = {aid: episode.module_for(aid) for aid in episode.agent_episodes}
         returns: dict[str, list[float]] = {}
-        for aid, module in played.items():
-            returns.setdefault(module, []).append(episode.agent_episodes[aid].get_return())
+        for agent_id, agent_episode in episode.agent_episodes.items():
+            returns.setdefault(episode.module_for(agent_id), []).append(agent_episode.get_return())
         past = [m for m in returns if m in self.snapshots]
-        metrics_logger.log_value((MATCHES, "episodes"), 1, reduce="sum")
-        metrics_logger.log_value((MATCHES, "past_opponent"), int(bool(past)), reduce="sum")
+        metrics_logger.log_value((LEAGUE_LOG, "episodes"), 1, reduce="sum")
+        metrics_logger.log_value((LEAGUE_LOG, "past_opponent"), int(bool(past)), reduce="sum")
         for snapshot in past:
-            metrics_logger.log_value((MATCHES, "games", snapshot), 1, reduce="sum")
-            for latest in (m for m in returns if m in self.policies):
+            metrics_logger.log_value((LEAGUE_LOG, "games", snapshot), 1, reduce="sum")
+            for latest in (m for m in returns if m not in self.snapshots):
                 # A win: the newest side's agents earned more per agent than the snapshot's.
                 gap = float(np.mean(returns[latest]) - np.mean(returns[snapshot]))
                 win = 1.0 if gap > 0 else 0.5 if gap == 0 else 0.0
-                metrics_logger.log_value((MATCHES, "wins", f"{latest}_vs_{snapshot}"), win, reduce="sum")
+                metrics_logger.log_value((LEAGUE_LOG, "wins", latest, snapshot), win, reduce="sum")
 
     def on_train_result(self, *, algorithm: Algorithm, result: dict[str, Any], **kwargs: Any) -> None:
-        if self.state is None:
-            return
-        counts = result.get("env_runners", {}).get(MATCHES, {})
-        ray.get(self.state.record.remote(counts.get("games", {}), counts.get("wins", {})))
+        counts = result.get("env_runners", {}).get(LEAGUE_LOG, {})
+        if self.state is not None:
+            ray.get(self.state.record.remote(counts.get("games", {}), counts.get("wins", {})))
         if algorithm.iteration % self.league.every == 0:
             for policy in self.policies:
-                slot = ray.get(self.state.overwrite.remote(policy, algorithm.iteration))
-                copy_weights(algorithm, policy, [snapshot_name(policy, slot)])
+                copy_weights(algorithm, policy, [snapshot_name(policy, self._overwrite(policy, algorithm.iteration))])
+
+    def _overwrite(self, policy: str, iteration: int) -> int:
+        """The slot that takes `policy`'s weights now: the central actor's round robin (saved with
+        checkpoints), or this callback's own without one."""
+        if self.state is not None:
+            return ray.get(self.state.overwrite.remote(policy, iteration))
+        slot = self.next_slot[policy]
+        self.next_slot[policy] = (slot + 1) % self.league.slots
+        return slot
 
 
 class LeagueState:
@@ -123,16 +139,18 @@ class LeagueState:
 
     def __init__(self, league: dict[str, Any], policies: list[str]) -> None:
         self.slots = league["slots"]
-        self.next_slot = {p: 0 for p in policies}
+        self.next_slot = dict.fromkeys(policies, 0)
         self.snapshot_iteration = {snapshot_name(p, k): 0 for p in policies for k in range(self.slots)}
         self.games: dict[str, float] = {}
-        self.wins: dict[str, float] = {}
+        self.wins: dict[str, dict[str, float]] = {}  # newest module -> snapshot -> wins
 
-    def record(self, games: dict[str, float], wins: dict[str, float]) -> None:
-        for name, count in games.items():
-            self.games[name] = self.games.get(name, 0.0) + count
-        for matchup, count in wins.items():
-            self.wins[matchup] = self.wins.get(matchup, 0.0) + count
+    def record(self, games: dict[str, float], wins: dict[str, dict[str, float]]) -> None:
+        """Add one iteration's counts, as the EnvRunners logged them."""
+        for snapshot, count in games.items():
+            self.games[snapshot] = self.games.get(snapshot, 0.0) + count
+        for latest, against in wins.items():
+            for snapshot, count in against.items():
+                self.wins.setdefault(latest, {})[snapshot] = self.wins.get(latest, {}).get(snapshot, 0.0) + count
 
     def overwrite(self, policy: str, iteration: int) -> int:
         """The slot that takes `policy`'s weights now; its record starts afresh."""
@@ -141,27 +159,32 @@ class LeagueState:
         name = snapshot_name(policy, slot)
         self.snapshot_iteration[name] = iteration
         self.games.pop(name, None)
-        self.wins = {m: w for m, w in self.wins.items() if not m.endswith(f"_vs_{name}")}
+        for against in self.wins.values():
+            against.pop(name, None)
         return slot
 
     def metrics(self) -> dict[str, float]:
+        """league/snapshot_iteration/<snapshot>, league/games/<snapshot>, league/win_rate/<newest>/<snapshot>."""
         figures = {f"league/snapshot_iteration/{name}": float(it) for name, it in self.snapshot_iteration.items()}
         figures.update({f"league/games/{name}": count for name, count in self.games.items()})
-        for matchup, wins in self.wins.items():
-            games = self.games.get(matchup.split("_vs_", 1)[1], 0.0)
-            if games:
-                figures[f"league/win_rate/{matchup}"] = wins / games
+        for latest, against in self.wins.items():
+            for snapshot, wins in against.items():
+                if self.games.get(snapshot):
+                    figures[f"league/win_rate/{latest}/{snapshot}"] = wins / self.games[snapshot]
         return figures
 
     def get_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps (the snapshots' weights are in its modules)."""
         return {
             "next_slot": self.next_slot, "snapshot_iteration": self.snapshot_iteration, "games": self.games, "wins": self.wins
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's state."""
         self.next_slot = dict(state["next_slot"])
         self.snapshot_iteration = dict(state["snapshot_iteration"])
-        self.games, self.wins = dict(state["games"]), dict(state["wins"])
+        self.games = dict(state["games"])
+        self.wins = {latest: dict(against) for latest, against in state["wins"].items()}
 
 
 def start_league_state(league: League, job: Any, name: str) -> Any:
@@ -171,4 +194,5 @@ def start_league_state(league: League, job: Any, name: str) -> Any:
 
 
 def league_callbacks(league: League, job: Any, state: Any) -> list[Any]:
+    """The league's callback, given its central actor."""
     return [partial(LeagueCallback, league=league, policies=league_policies(league, job), state=state)]
