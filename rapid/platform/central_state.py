@@ -39,12 +39,14 @@ def metrics(handles: dict[str, Any]) -> dict[str, float]:
 
 
 def save(handles: dict[str, Any], checkpoint_dir: str) -> None:
+    """Every actor's state into the checkpoint folder (one file: STATE_FILE)."""
     if handles:
         states = dict(zip(handles, ray.get([h.get_state.remote() for h in handles.values()]), strict=True))
         Path(checkpoint_dir, STATE_FILE).write_bytes(pickle.dumps(states))
 
 
 def restore(handles: dict[str, Any], checkpoint_dir: str) -> None:
+    """The checkpoint's states back into the running actors (a checkpoint without them leaves the actors as they are)."""
     path = Path(checkpoint_dir, STATE_FILE)
     if handles and path.is_file():
         states = pickle.loads(path.read_bytes())

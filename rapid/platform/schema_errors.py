@@ -35,6 +35,7 @@ def fields_at(model: Any, loc: tuple[Any, ...]) -> list[str] | None:
 
 
 def unknown_key(key: str, valid: list[str]) -> str:
+    """The message for a key that is not one of `valid`: the closest one, then all of them."""
     return f"unknown key{did_you_mean(key, valid)}; expected one of: {', '.join(valid)}"
 
 

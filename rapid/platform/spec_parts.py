@@ -139,6 +139,7 @@ def numeric_training_defaults(algorithm: str) -> dict[str, int | float]:
 
 
 def unknown_policy(name: str, policies: dict[str, Any]) -> str:
+    """The message for a policy name the job does not define."""
     return f"unknown policy '{name}'{did_you_mean(name, policies)}; policies: {', '.join(policies)}"
 
 

@@ -50,9 +50,11 @@ class RLlibJobTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any]) -> None:
         self.job = job_from_config(config)
         trial = self.trial_id if self.trial_id != "default" else uuid.uuid4().hex[:8]
-        # Before the EnvRunners exist: the env registered under the trial's own name carries them.
+        # Before the EnvRunners exist. An env whose wrappers talk to central actors is registered
+        # under the trial's own name, carrying them; others keep the env's id, which a checkpoint
+        # names (Algorithm.from_checkpoint of a Gymnasium env needs nothing registered).
         self.central = central_state.start(self.job, trial)
-        env = register_env(self.job, self.central, name=f"{self.job.env}@{trial}")
+        env = register_env(self.job, self.central, name=f"{self.job.env}@{trial}" if self.central else None)
         self.algo: Algorithm = build_algorithm_config(self.job, env, self.central).build_algo()
         figures = (self.job.metric, *self.job.figures, *(f"{key}/*" for key in self.central))
         if self.job.multi_agent is not None:
