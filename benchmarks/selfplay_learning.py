@@ -14,6 +14,7 @@ weights are rebuilt from the job's seed (`AlgorithmConfig.build_learner`, as the
 learner builds them); the script checks that rebuild against a freshly built Algorithm first.
 
     python benchmarks/selfplay_learning.py --budget 900 --seeds 0,1,2   # 15 minutes a seed
+    python benchmarks/selfplay_learning.py --keep runs --reuse          # play the kept runs again, no training
     python benchmarks/selfplay_learning.py --quick                       # the smoke profile, under a minute
 """
 
@@ -25,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import ray
+import yaml
 from common import ROOT, run_rapid
 
 from rapid.platform.evaluate import policy_returns
@@ -103,6 +106,13 @@ def play(run: Path, seed: int, episodes: int) -> dict[str, dict[str, float]]:
     return figures
 
 
+def kept_run(storage: str, seed: int) -> Path | None:
+    """The newest finished run of `seed` under `storage`, or None."""
+    runs = sorted(Path(storage, "multiagent_selfplay").glob("*/summary.json"))
+    found = [r.parent for r in runs if yaml.safe_load((r.parent / "spec.yaml").read_text()).get("seed") == seed]
+    return found[-1] if found else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per seed")
@@ -110,7 +120,10 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=400, help="episodes per matchup")
     parser.add_argument("--quick", action="store_true", help="one seed, the smoke profile's sizes for 3 iterations, 20 episodes")
     parser.add_argument("--keep", help="keep the runs under this storage path (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: a seed with a run there is replayed, not retrained")
     args = parser.parse_args()
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep: the folder of the runs to play again")
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
     episodes = 20 if args.quick else args.episodes
     overrides = [f"stop.wall_time_s={args.budget}", "stop.env_steps=10000000000", "checkpoint.every=10"]
@@ -121,14 +134,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         storage = args.keep or scratch
         for seed in seeds:
-            trained = run_rapid(SPEC, [*overrides, f"seed={seed}"], storage, "multiagent_selfplay")
-            run = sorted(Path(storage, "multiagent_selfplay").iterdir())[-1]
+            run = kept_run(storage, seed) if args.reuse else None
+            if run is None:
+                run_rapid(SPEC, [*overrides, f"seed={seed}"], storage, "multiagent_selfplay")
+                run = sorted(Path(storage, "multiagent_selfplay").iterdir())[-1]
+            table = pq.read_table(run / "metrics.parquet").to_pydict()
             ray.init(address="local", num_cpus=2, include_dashboard=False)
             try:
                 figures = play(run, seed, episodes)
             finally:
                 ray.shutdown()
-            table = trained["table"]
             steps, seconds = table["env_steps"][-1], table["wall_time_s"][-1]
             baseline = figures["initial_vs_initial"]
             gaps = {
