@@ -9,7 +9,8 @@ weights they started from, through RLlib's own MultiAgentEnvRunner and the job's
 - prey gap: the prey's return, iteration-0 predators vs trained prey, minus iteration-0 vs
   iteration-0 (the prey loses 10 per catch and more off the field).
 
-A positive gap means the trained policy beats its iteration-0 snapshot. The iteration-0
+A positive gap means the trained policy beats its iteration-0 snapshot; each comes with its
+standard error over the episodes played. The iteration-0
 weights are rebuilt from the job's seed (`AlgorithmConfig.build_learner`, as the trial's
 learner builds them); the script checks that rebuild against a freshly built Algorithm first.
 
@@ -94,14 +95,13 @@ def play(run: Path, seed: int, episodes: int) -> dict[str, dict[str, float]]:
     for name, (predator, prey) in MATCHUPS.items():
         runner.config.multi_agent(policy_mapping_fn=FixedMatch(predator, prey))
         done = runner.sample(num_episodes=episodes, explore=True)  # whole episodes: each starts with the new mapping
-        returns = policy_returns(done)
         predator_module = "predator" if predator == "trained" else snapshot_name("predator", 0)
         prey_module = "prey" if prey == "trained" else snapshot_name("prey", 0)
-        figures[name] = {
-            "predator": returns[f"module_episode_returns_mean/{predator_module}"],
-            "prey": returns[f"module_episode_returns_mean/{prey_module}"],
-            "episodes": float(len(done)),
-        }
+        figures[name] = {"episodes": float(len(done))}
+        for side, module in (("predator", predator_module), ("prey", prey_module)):
+            per_episode = [policy_returns([episode])[f"module_episode_returns_mean/{module}"] for episode in done]
+            figures[name][side] = float(np.mean(per_episode))
+            figures[name][f"{side}_se"] = float(np.std(per_episode, ddof=1) / np.sqrt(len(per_episode)))
     runner.stop()
     return figures
 
@@ -146,18 +146,21 @@ def main() -> None:
                 ray.shutdown()
             steps, seconds = table["env_steps"][-1], table["wall_time_s"][-1]
             baseline = figures["initial_vs_initial"]
-            gaps = {
-                "predator_gap": figures["trained_predator_vs_initial_prey"]["predator"] - baseline["predator"],
-                "prey_gap": figures["initial_predator_vs_trained_prey"]["prey"] - baseline["prey"],
-            }
+            against = {"predator": figures["trained_predator_vs_initial_prey"], "prey": figures["initial_predator_vs_trained_prey"]}
+            gaps = {}
+            for side, match in against.items():
+                gaps[f"{side}_gap"] = match[side] - baseline[side]
+                gaps[f"{side}_gap_se"] = float(np.hypot(match[f"{side}_se"], baseline[f"{side}_se"]))
             per_seed.append({"seed": seed, "env_steps": steps, "train_s": round(seconds, 1), **gaps,
                              **{f"{m}_{k}": round(v, 2) for m, f in figures.items() for k, v in f.items()}})
             print(f"seed {seed}: {steps:,.0f} env steps in {seconds:.0f} s (rebuilt iteration-0 weights differ by "
                   f"{figures['rebuild']['max_weight_difference']:.1e})", flush=True)
             for name in MATCHUPS:
                 f = figures[name]
-                print(f"  {name:34s} predators {f['predator']:8.2f}   prey {f['prey']:8.2f}   ({f['episodes']:.0f} episodes)")
-            print(f"  predator gap {gaps['predator_gap']:+.2f}   prey gap {gaps['prey_gap']:+.2f}", flush=True)
+                print(f"  {name:34s} predators {f['predator']:8.2f} ± {f['predator_se']:.2f}   "
+                      f"prey {f['prey']:8.2f} ± {f['prey_se']:.2f}   ({f['episodes']:.0f} episodes)")
+            print(f"  predator gap {gaps['predator_gap']:+.2f} ± {gaps['predator_gap_se']:.2f}   "
+                  f"prey gap {gaps['prey_gap']:+.2f} ± {gaps['prey_gap_se']:.2f} (± one standard error)", flush=True)
     result = {
         "seeds": len(seeds),
         "budget_s_per_seed": None if args.quick else args.budget,
