@@ -146,7 +146,10 @@ def main() -> None:
                 ray.shutdown()
             steps, seconds = table["env_steps"][-1], table["wall_time_s"][-1]
             baseline = figures["initial_vs_initial"]
-            against = {"predator": figures["trained_predator_vs_initial_prey"], "prey": figures["initial_predator_vs_trained_prey"]}
+            against = {
+                "predator": figures["trained_predator_vs_initial_prey"],
+                "prey": figures["initial_predator_vs_trained_prey"],
+            }
             gaps = {}
             for side, match in against.items():
                 gaps[f"{side}_gap"] = match[side] - baseline[side]
