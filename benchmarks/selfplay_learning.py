@@ -6,11 +6,13 @@ weights they started from, through RLlib's own MultiAgentEnvRunner and the job's
 
 - predator gap: the predators' summed return per episode (30 per catch), trained predators vs
   iteration-0 prey, minus iteration-0 predators vs iteration-0 prey;
-- prey gap: the prey's return, iteration-0 predators vs trained prey, minus iteration-0 vs
-  iteration-0 (the prey loses 10 per catch and more off the field).
+- catches gap: catches per episode (the predators' return / 30), iteration-0 predators vs
+  trained prey, minus iteration-0 vs iteration-0: negative when the trained prey is caught less;
+- prey gap: the prey's own return, in the same two matchups (it loses 10 per catch, and a
+  shaping penalty for leaving the field, so running away far costs it too).
 
-A positive gap means the trained policy beats its iteration-0 snapshot; each comes with its
-standard error over the episodes played. The iteration-0
+A positive predator gap and a negative catches gap mean the trained policies beat their
+iteration-0 snapshots; each gap comes with its standard error over the episodes played. The iteration-0
 weights are rebuilt from the job's seed (`AlgorithmConfig.build_learner`, as the trial's
 learner builds them); the script checks that rebuild against a freshly built Algorithm first.
 
@@ -40,6 +42,8 @@ from rapid.training.league import snapshot_name
 
 SPEC = ROOT / "jobs" / "multiagent_selfplay.yaml"
 SIDES = {"adversary_": "predator", "agent_": "prey"}
+# A catch gives each of the 3 predators +10: the predators' summed return is 30 per catch.
+CATCH = 30.0
 # Who plays each side in a matchup: the trained policy or its iteration-0 weights (kept in slot 0).
 MATCHUPS = {
     "trained_predator_vs_initial_prey": ("trained", "initial"),
@@ -154,6 +158,9 @@ def main() -> None:
             for side, match in against.items():
                 gaps[f"{side}_gap"] = match[side] - baseline[side]
                 gaps[f"{side}_gap_se"] = float(np.hypot(match[f"{side}_se"], baseline[f"{side}_se"]))
+            prey_match = against["prey"]
+            gaps["catches_gap"] = (prey_match["predator"] - baseline["predator"]) / CATCH
+            gaps["catches_gap_se"] = float(np.hypot(prey_match["predator_se"], baseline["predator_se"])) / CATCH
             per_seed.append({"seed": seed, "env_steps": steps, "train_s": round(seconds, 1), **gaps,
                              **{f"{m}_{k}": round(v, 2) for m, f in figures.items() for k, v in f.items()}})
             print(f"seed {seed}: {steps:,.0f} env steps in {seconds:.0f} s (rebuilt iteration-0 weights differ by "
@@ -163,14 +170,16 @@ def main() -> None:
                 print(f"  {name:34s} predators {f['predator']:8.2f} ± {f['predator_se']:.2f}   "
                       f"prey {f['prey']:8.2f} ± {f['prey_se']:.2f}   ({f['episodes']:.0f} episodes)")
             print(f"  predator gap {gaps['predator_gap']:+.2f} ± {gaps['predator_gap_se']:.2f}   "
+                  f"catches gap {gaps['catches_gap']:+.3f} ± {gaps['catches_gap_se']:.3f}   "
                   f"prey gap {gaps['prey_gap']:+.2f} ± {gaps['prey_gap_se']:.2f} (± one standard error)", flush=True)
     result = {
         "seeds": len(seeds),
         "budget_s_per_seed": None if args.quick else args.budget,
         "episodes_per_matchup": episodes,
         "predator_gap_mean": round(statistics.fmean(s["predator_gap"] for s in per_seed), 2),
+        "catches_gap_mean": round(statistics.fmean(s["catches_gap"] for s in per_seed), 3),
         "prey_gap_mean": round(statistics.fmean(s["prey_gap"] for s in per_seed), 2),
-        "seeds_where_both_beat_iteration_0": sum(s["predator_gap"] > 0 and s["prey_gap"] > 0 for s in per_seed),
+        "seeds_where_both_beat_iteration_0": sum(s["predator_gap"] > 0 and s["catches_gap"] < 0 for s in per_seed),
         "per_seed": per_seed,
     }
     print(json.dumps(result))
