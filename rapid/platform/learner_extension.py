@@ -1,6 +1,6 @@
 """Extra loss terms for any algorithm's Learner, without a fork of its loss.
 
-A workload that needs its learner to minimize one more thing (VPT's KL to a frozen reference
+A workload that needs its learner to minimize one more thing (a KL to a frozen reference
 policy, an auxiliary prediction) writes a `LossTerm`; its section's `loss_term` hook returns
 one. `with_loss_terms` subclasses the algorithm's own Learner class: its
 `compute_loss_for_module` adds each term, and logs it under the module as `<term name>`.
