@@ -22,7 +22,7 @@ STATE_FILE = "central_state.pkl"
 def start(job: RLlibJob, trial: str) -> dict[str, Any]:
     """Start the central actors of the plug-ins the job turns on; plug-in key -> actor handle."""
     handles = {}
-    turned_on = [(key, wrapper, settings) for key, wrapper, settings in wrapper_stack(env_config_of(job.env, job.env_config))]
+    turned_on = list(wrapper_stack(env_config_of(job.env, job.env_config)))
     turned_on += [(name, section, settings) for name, section, settings in job.plugin_sections() if settings is not None]
     for key, plugin, settings in turned_on:
         if plugin.central_actor is not None:
