@@ -154,7 +154,7 @@ def test_a_sweep_trial_gets_sampled_params_and_the_sweeps_stop(tmp_path: Path) -
         ("  env: InvertedPendulum-v5", "  env: Invertedpendulum", "config.env (line 6): unknown env 'Invertedpendulum'"),
         ("trainable: rllib", "trainable: rlib", "trainable (line 2): unknown trainable 'rlib'; close names: rllib"),
         ("stop: {iterations: 2}", "stop: {iterations: 2}\nscheduler: {name: ashaa}", "unknown scheduler 'ashaa'; close names: asha"),
-        ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: seeds", "group_by (line 11): expected a param_space key or one the searcher sets (training.lr, seed), got 'seeds'"),
+        ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: seeds", "group_by (line 11): expected a param_space key or one the searcher 'basic_variant' sets (training.lr, seed), got 'seeds'"),
         ("metric: episode_return_mean", "metric: episode_retrun_mean", "  metric (line 3): 'episode_retrun_mean' is not a figure an RLlib job reports"),
     ],
 )
@@ -228,7 +228,7 @@ def test_validate_checks_sweep_scheduler_options(tmp_path: Path) -> None:
     path = write(tmp_path, SWEEP + "scheduler: {name: asha, options: {grace_perod: 2}}\n")
     outcome = rapid("validate", str(path))
     assert outcome.returncode == 2
-    assert "scheduler (asha).options:" in outcome.stderr and "grace_perod" in outcome.stderr
+    assert "scheduler (asha).options.grace_perod: unknown key (did you mean 'grace_period'?)" in outcome.stderr
 
 
 def test_cli_validate_checks_several_specs_with_every_profile(tmp_path: Path) -> None:
@@ -253,3 +253,51 @@ def test_every_shipped_job_validates_with_every_profile() -> None:
         load_spec(spec)
         for profile in read_yaml(spec)[0].get("profiles", {}):
             load_spec(spec, profile=profile)
+
+
+CUSTOM_RANGE = "env_config.randomization={parameters: [{name: mass, targets: [{field: body_mass}], range: [1, .inf]}]}"
+
+
+@pytest.mark.parametrize(
+    ("job", "overrides", "expected"),
+    [
+        ("quickstart", ["training.num_epochs=-1"], "training.num_epochs (line 19): expected a whole number >= 1"),
+        ("quickstart", ["training.gamma=5"], "training.gamma (line 15): expected a number in [0, 1]"),
+        ("quickstart", ["training.lr=.inf"], "training.lr (line 14): expected a finite number >= 0"),
+        ("quickstart", ["training.lr=.nan"], "training.lr (line 14): expected a number, got .nan"),
+        ("quickstart", ["training.lr=0"], "training.lr (line 14): a learning rate of 0 never learns"),
+        ("quickstart", ["training.lr=[[0, 0], [100, 0]]"], "training.lr (line 14): a schedule that is 0 throughout"),
+        ("quickstart", ["training.lr=[[100, 1e-3], [0, 0]]"], "timesteps start at 0 and increase"),
+        ("quickstart", ["seed=1180591620717411303424"], "seed (line 32): input should be less than or equal to 2147483647"),
+        ("quickstart", ["policy.model_config.fcnet_hiddens=[-64]"], "policy.model_config.fcnet_hiddens (line 11): expected widths"),
+        ("quickstart", ["resources.env_runners=1000000000000"], "resources.env_runners (line 23): input should be less than"),
+        ("quickstart", ["stop.wall_time_s=.inf"], "stop.wall_time_s (line 27): input should be a finite number"),
+        ("quickstart", ["env_config.vector_threads=fast"], "env_config.vector_threads: expected a whole number of threads"),
+        ("quickstart_lr_sweep", ["param_space.seed={randint: [5, 1]}"], "param_space.seed.randint: expected lower < upper"),
+        ("quickstart_lr_sweep", ["param_space.seed={loguniform: [0, 1]}"], "param_space.seed.loguniform: a log scale needs lower > 0"),
+        ("quickstart_lr_sweep", ["scheduler.options.max_t=abc"], "scheduler (asha).options.max_t: expected a number (the default is 100)"),
+        ("quickstart_lr_sweep", ["scheduler.options.max_tt=5"], "scheduler (asha).options.max_tt: unknown key (did you mean 'max_t'?)"),
+        ("early_stop_replay", ["param_space.row={grid_range: [0, 1000000000]}"], "1,000,000,000 values; at most 100,000"),
+        ("shadow_hand_adr", ["env_config.adr=[1, 2]"], "env_config.adr: input should be a valid dictionary"),
+        ("quickstart", ["env=CartPole-v1", "env_config.randomization=dactyl"], "randomization: moves MuJoCo model fields"),
+        ("quickstart", ["algorithm=DQN", "training={}"], "algorithm: DQN acts in Discrete action spaces; the env has Box"),
+        ("quickstart", ["policy.init_checkpoint=/nowhere/checkpoint_000001"], "policy.init_checkpoint: /nowhere/checkpoint_000001: no such folder"),
+        ("shadow_hand_dr", [CUSTOM_RANGE], "env_config.randomization.parameters.0.range.1: input should be a finite number"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and "=" not in value and len(value) < 20 else None,
+)
+def test_values_that_would_fail_later_are_refused_up_front(job: str, overrides: list[str], expected: str) -> None:
+    """Each of these was accepted once and failed later, inside RLlib or a worker."""
+    from rapid.platform.preflight import preflight
+
+    spec = ROOT / "jobs" / f"{job}.yaml"
+    with pytest.raises(RapidError) as caught:
+        preflight(load_spec(spec, None, overrides).job, spec)
+    assert expected in str(caught.value)
+
+
+def test_misspelt_required_key_is_pointed_out(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD.replace("env:", "envv:")))
+    assert "env: required key is missing ('envv' looks like a misspelling of it)" in message
+    message = error_of(write(tmp_path, GOOD.replace("kind:", "kinnd:")))
+    assert "('kinnd' looks like a misspelt kind)" in message

@@ -10,3 +10,8 @@ WRAPPERS.add(
     lambda: import_attr("rapid.envs.domain_randomization", "RANDOMIZATION_WRAPPER"),
     "domain randomization of any MuJoCo env: model fields, noise, latency, pushes (a preset name or a mapping)",
 )
+WRAPPERS.add(
+    "physics_guard",
+    lambda: import_attr("rapid.envs.physics_guard", "PHYSICS_GUARD"),
+    "ends an episode on diverged MuJoCo physics (no reward; counted as sim_unstable); on for every MuJoCo env",
+)

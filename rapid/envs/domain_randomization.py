@@ -18,10 +18,11 @@ from typing import Annotated, Any, Literal
 import gymnasium as gym
 import mujoco
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from rapid.envs.physics_guard import mujoco_parts
 from rapid.platform.errors import did_you_mean
-from rapid.platform.plugins import EnvWrapper
+from rapid.platform.plugins import EnvWrapper, Strict
 
 ELEMENT_KINDS = {
     "body": mujoco.mjtObj.mjOBJ_BODY,
@@ -32,10 +33,6 @@ ELEMENT_KINDS = {
 # Field prefix -> the kind of element its rows are.
 FIELD_KINDS = {"body_": "body", "geom_": "geom", "jnt_": "joint", "dof_": "dof", "actuator_": "actuator"}
 DISTRIBUTIONS = ("uniform", "loguniform", "normal")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class FieldTarget(Strict):
@@ -194,10 +191,13 @@ class DomainRandomization(gym.Wrapper):
     """
 
     def __init__(self, env: gym.Env, randomization: Randomization | dict[str, Any]) -> None:
+        parts = mujoco_parts(env)
+        if parts is None or not isinstance(env, gym.Env):
+            name = type(env.unwrapped).__name__
+            raise ValueError(f"randomization: moves MuJoCo model fields; {name} is no single-agent MuJoCo env")
         super().__init__(env)
         self.spec_ = randomization if isinstance(randomization, Randomization) else Randomization.model_validate(randomization)
-        base = env.unwrapped
-        self.model, self.data = base.model, base.data
+        self.model, self.data = parts
         self._targets = {
             p.name: [_Target(self.model, t, f"randomization.{p.name}") for t in p.targets] for p in self.spec_.parameters
         }

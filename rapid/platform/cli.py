@@ -2,6 +2,8 @@
 
 import argparse
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable
 
 from rapid.platform.errors import RapidError, quiet_ray_logs
@@ -224,6 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nrapid: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 (any other error is a bug: say so, keep its traceback)
+        print(f"rapid: internal error (a bug in rapid, not in your spec): {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"rapid: the full traceback is in {write_traceback(err)}; please attach it to a bug report", file=sys.stderr)
+        return 1
+
+
+def write_traceback(err: BaseException) -> str:
+    """Write `err`'s traceback to a new file in the temp folder; its path."""
+    with tempfile.NamedTemporaryFile("w", prefix="rapid-bug-", suffix=".txt", delete=False) as out:
+        traceback.print_exception(err, file=out)
+    return out.name
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     env = <the registered env>(env_config over the env's defaults, without the keys below)
     env = <wrapper>(env, env_config[<key>], <its central actor>)   # each registered wrapper whose
-                                                                     # key env_config sets, in order
+                                                                     # key env_config sets (or that is
+                                                                     # on by default), in order
     env = ParallelEnvAdapter(env)   # a PettingZoo ParallelEnv becomes RLlib's MultiAgentEnv
 
 `rapid list wrapper` prints the wrappers and their keys. With `vector_threads: N` (N > 1)
@@ -28,11 +29,15 @@ def env_config_of(env_id: str, env_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def wrapper_stack(env_config: dict[str, Any]) -> Iterator[tuple[str, EnvWrapper, Any]]:
-    """(key, wrapper, validated settings) of each wrapper env_config turns on, innermost first."""
-    keys = [k for k in env_config if k in WRAPPERS and env_config[k] is not None]
-    wrappers = {key: WRAPPERS.get(key) for key in keys}
-    for key in sorted(keys, key=lambda k: wrappers[k].order):
-        yield key, wrappers[key], validate_settings(wrappers[key].schema, env_config[key], ("env_config", key))
+    """(key, wrapper, validated settings) of each wrapper env_config turns on, or that is on by
+    default and env_config leaves alone, innermost first."""
+    chosen = {}
+    for entry, wrapper in WRAPPERS.loaded():
+        settings = env_config.get(entry.name, wrapper.default)
+        if settings is not None:
+            chosen[entry.name] = (wrapper, settings)
+    for key, (wrapper, settings) in sorted(chosen.items(), key=lambda item: item[1][0].order):
+        yield key, wrapper, validate_settings(wrapper.schema, settings, ("env_config", key))
 
 
 def make_env(env_id: str, env_config: dict[str, Any], actors: dict[str, Any] | None = None) -> Any:

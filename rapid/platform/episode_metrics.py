@@ -7,6 +7,8 @@ RLlib's MetricsLogger does the rest.
 
 from typing import Any, Literal, NamedTuple
 
+from ray.rllib.env.multi_agent_episode import MultiAgentEpisode
+
 # Episodes averaged over, as RLlib does for episode_return_mean.
 WINDOW = 100
 
@@ -19,11 +21,15 @@ class EpisodeMetric(NamedTuple):
 
 
 def log_final_info(metrics: dict[str, EpisodeMetric], *, episode: Any, metrics_logger: Any, **_: Any) -> None:
-    """`on_episode_end` callback: "mean" is windowed over episodes, "sum" counts per iteration."""
-    info = episode.get_infos(-1)
+    """`on_episode_end` callback: "mean" is windowed over episodes, "sum" counts per iteration.
+    A multi-agent episode's value is its agents' mean ("mean") or largest ("sum": counted once)."""
+    last = episode.get_infos(-1)
+    infos = list(last.values()) if isinstance(episode, MultiAgentEpisode) else [last]
     for name, (key, reduce) in metrics.items():
-        if key in info:
-            if reduce == "sum":
-                metrics_logger.log_value(name, float(info[key]), reduce="sum")
-            else:
-                metrics_logger.log_value(name, float(info[key]), reduce="mean", window=WINDOW)
+        values = [float(info[key]) for info in infos if key in info]
+        if not values:
+            continue
+        if reduce == "sum":
+            metrics_logger.log_value(name, max(values), reduce="sum")
+        else:
+            metrics_logger.log_value(name, sum(values) / len(values), reduce="mean", window=WINDOW)

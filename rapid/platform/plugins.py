@@ -10,10 +10,10 @@ SECTIONS (`rapid.platform.registry`); docs/adding_a_workload.md walks through on
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from rapid.platform.schema_errors import problems
 
@@ -23,15 +23,28 @@ Path = tuple[str | int, ...]
 CentralActor = Callable[[Any, Any, str], Any]
 
 
+class Strict(BaseModel):
+    """The base of every schema, rapid's and a plug-in's: unknown keys are errors, "5" is not an
+    integer, and a float setting is finite (.inf and .nan are refused with the key's name)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
+
+
 @dataclass(frozen=True)
 class EnvWrapper:
     """An env_config key that wraps the env: `wrap(env, settings, actor)` returns the wrapped env
-    (`actor` is the plug-in's central actor, None where there is none: preflight, `rapid eval`)."""
+    (`actor` is the plug-in's central actor, None where there is none: preflight, `rapid eval`).
+
+    A wrapper with a `default` wraps every env whose env_config leaves its key out (the key set
+    to null turns it off); `episode_metrics` are read from each episode's last info, as an env's are.
+    """
 
     wrap: Callable[[Any, Any, Any], Any]
     schema: Any
     order: int = 100  # place in the stack: a lower one sits closer to the env
     central_actor: CentralActor | None = None
+    default: Any = None
+    episode_metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ resources against the cluster before it writes anything, so bad input never leav
 half-made results folder behind.
 """
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 from rapid.platform import cluster
 from rapid.platform.env_stack import VECTOR_KEYS, make_env
 from rapid.platform.errors import RapidError, did_you_mean
+from rapid.platform.initial_weights import MODULE_WEIGHTS, starting_weights
 from rapid.platform.multi_agent import agent_spaces, policy_spaces
 from rapid.platform.plugins import SettingsError
-from rapid.platform.registry import SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
+from rapid.platform.registry import ALGORITHMS, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
+from rapid.platform.schema_errors import unknown_key
 from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
-from rapid.platform.spec_file import load_stage, sample_trial_config
+from rapid.platform.spec_file import PENDING_OUTPUT, load_stage, sample_trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 
 
@@ -37,10 +40,30 @@ def make_scheduler(job: SweepJob) -> Any:
 
 
 def _construct(cls: type, options: dict[str, Any], what: str) -> Any:
+    """`cls(**options)`, or a RapidError naming the option: unknown, of the wrong type for its
+    default, or the one the constructor's own error mentions."""
+    _check_options(cls, options, what)
     try:
         return cls(**options)
-    except (TypeError, ValueError) as err:
-        raise RapidError(f"{what}.options: {err}") from None
+    except (TypeError, ValueError, AssertionError) as err:
+        named = [key for key in options if f"'{key}'" in str(err) or f"`{key}`" in str(err) or f" {key} " in f" {err} "]
+        raise RapidError(f"{what}.options{'.' + named[0] if named else ''}: {err}") from None
+
+
+def _check_options(cls: type, options: dict[str, Any], what: str) -> None:
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        valid = [name for name, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        for key in options:
+            if key not in valid:
+                raise RapidError(f"{what}.options.{key}: {unknown_key(key, valid)}")
+    for key, value in options.items():
+        default = params[key].default if key in params else inspect.Parameter.empty
+        number = isinstance(default, int | float) and not isinstance(default, bool)
+        if number and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise RapidError(f"{what}.options.{key}: expected a number (the default is {default!r}), got {value!r}")
+        if isinstance(default, str) and not isinstance(value, str):
+            raise RapidError(f"{what}.options.{key}: expected a string (the default is {default!r}), got {value!r}")
 
 
 def rllib_trial_resources(body: dict[str, Any], what: str) -> dict[str, float]:
@@ -86,16 +109,31 @@ def _env_problems(job: RLlibJob, env: object) -> list[str]:
         return [f"multi_agent: env '{job.env}' has a single agent; remove multi_agent: or pick a multi-agent env"]
     if multi:
         try:
-            policy_spaces(job, agent_spaces(env))
+            acting = {f"policy '{p}'": pair[1] for p, pair in policy_spaces(job, agent_spaces(env)).items()}
         except ValueError as err:
             return [str(err)]
-    found = []
+    else:
+        acting = {"the env": env.action_space}
+    found = _action_space_problems(job.algorithm, acting)
     for name, section, settings in job.plugin_sections():
         if section.check_env is not None and settings is not None:
             problem = section.check_env(settings, env, job)
             if problem is not None:
                 found.append(f"{name}: {problem}")
     return found
+
+
+def _action_space_problems(algorithm: str, acting: dict[str, Any]) -> list[str]:
+    """The policies (or the env) whose action space the algorithm cannot act in."""
+    allowed = ALGORITHMS.entry(algorithm).extra.get("action_spaces")
+    if allowed is None:
+        return []
+    names = " or ".join(space.__name__ for space in allowed)
+    return [
+        f"algorithm: {algorithm} acts in {names} action spaces; {who} has {space}"
+        for who, space in acting.items()
+        if not isinstance(space, allowed)
+    ]
 
 
 def _wrapper_hint(env_config: dict[str, Any], err: Exception) -> str:
@@ -108,9 +146,25 @@ def _wrapper_hint(env_config: dict[str, Any], err: Exception) -> str:
     return ""
 
 
+def check_starting_weights(job: RLlibJob) -> None:
+    """Each `init_checkpoint` on this machine holds the weights it names. A URI (s3://...) is read
+    where the job runs; an earlier pipeline stage's output does not exist before that stage runs."""
+    for component, checkpoint in starting_weights(job).items():
+        if "://" in checkpoint or checkpoint.startswith(PENDING_OUTPUT):
+            continue
+        key = "policy" if component == MODULE_WEIGHTS else f"multi_agent.policies.{component.rsplit('/', 1)[1]}"
+        if not Path(checkpoint, component).exists():
+            found = "no such folder" if not Path(checkpoint).exists() else f"no {component}/ in it"
+            raise RapidError(
+                f"job '{job.name}': {key}.init_checkpoint: {checkpoint}: {found}; "
+                "expected an RLlib checkpoint folder (a run's checkpoints/checkpoint_...)"
+            )
+
+
 def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     """What one trial of the job reserves, when that is known before it runs."""
     if isinstance(job, RLlibJob):
+        check_starting_weights(job)
         check_env_config(job)
         return rllib_trial_resources(rllib_body(job), f"job '{job.name}'")
     make_searcher(job)

@@ -11,7 +11,7 @@ from ray import tune
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from rapid.platform.env_stack import make_env
+from rapid.platform.env_stack import env_config_of, make_env, wrapper_stack
 from rapid.platform.episode_metrics import log_final_info
 from rapid.platform.initial_weights import LoadStartingWeights, starting_weights
 from rapid.platform.learner_extension import with_loss_terms
@@ -79,7 +79,7 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
 
 def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any]) -> None:
     """One composed list: the starting weights' loader, the spec's `callbacks:`, each turned-on
-    section's, then the env's episode metrics."""
+    section's, then the episode metrics of the env and its wrappers."""
     starts = starting_weights(job)
     classes = [partial(LoadStartingWeights, starts=starts)] if starts else []
     classes += [CALLBACKS.get(name) for name in job.callbacks]
@@ -87,7 +87,9 @@ def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any
         if section.callbacks is not None and settings is not None:
             classes += section.callbacks(settings, job, actors.get(name))
     hooks = {}
-    episode_metrics = ENVS.entry(job.env).extra.get("episode_metrics")
+    episode_metrics = dict(ENVS.entry(job.env).extra.get("episode_metrics", {}))
+    for _, wrapper, _ in wrapper_stack(env_config_of(job.env, job.env_config)):
+        episode_metrics.update(wrapper.episode_metrics)
     if episode_metrics:
         hooks["on_episode_end"] = partial(log_final_info, episode_metrics)
     if classes:

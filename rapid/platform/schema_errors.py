@@ -39,13 +39,22 @@ def unknown_key(key: str, valid: list[str]) -> str:
     return f"unknown key{did_you_mean(key, valid)}; expected one of: {', '.join(valid)}"
 
 
+def _misspelt(loc: tuple[Any, ...], model: Any, given: Any) -> str:
+    """For a missing key: the given key that is no valid one and looks like a misspelling of it."""
+    if not isinstance(given, dict) or not isinstance(loc[-1], str):
+        return ""
+    valid = fields_at(model, loc[:-1]) or []
+    close = [key for key in given if isinstance(key, str) and key not in valid and did_you_mean(key, [loc[-1]])]
+    return f" ('{close[0]}' looks like a misspelling of it)" if close else ""
+
+
 def describe(error: Any, model: Any) -> str:
     """One pydantic error (an item of `ValidationError.errors()`) of `model` in words."""
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
         return unknown_key(str(loc[-1]), fields_at(model, loc[:-1]) or [])
     if error["type"] == "missing":
-        return "required key is missing"
+        return f"required key is missing{_misspelt(loc, model, error.get('input'))}"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] in ("value_error", "assertion_error"):
         return message

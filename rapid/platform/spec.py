@@ -14,6 +14,7 @@ from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.plugins import Section, SettingsError, validate_settings
 from rapid.platform.schema_errors import KeyProblem, unknown_key
 from rapid.platform.spec_parts import (
+    MAX_ACTORS,
     Checkpoint,
     Evaluation,
     JobCommon,
@@ -27,6 +28,7 @@ from rapid.platform.spec_parts import (
     rllib_figure,
     training_keys,
 )
+from rapid.platform.spec_ranges import MAX_SEED, training_value_problem
 
 KINDS = ("rllib", "sweep", "pipeline")
 
@@ -46,7 +48,7 @@ class RLlibJob(JobCommon):
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     metric: str = Field("episode_return_mean", description="the workload's headline metric (a metrics column)")
     figures: list[str] = Field([], description="more figures (or globs: league/win_rate/*) to plot and put on the dashboard")
-    seed: int | None = Field(None, description="seed for envs and modules")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="seed for envs and modules")
     max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
     callbacks: list[str] = Field([], description="registered RLlib callbacks (`rapid list callback`), run in this order")
     multi_agent: MultiAgent | None = Field(None, description="several policies in one job (null: one policy plays the env)")
@@ -134,6 +136,14 @@ class RLlibJob(JobCommon):
     def _known_env(cls, name: str) -> str:
         return registered(registry.ENVS, name)
 
+    @field_validator("env_config")
+    @classmethod
+    def _vector_threads(cls, env_config: dict[str, Any]) -> dict[str, Any]:
+        threads = env_config.get("vector_threads", 1)
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_ACTORS:
+            raise KeyProblem("vector_threads", f"expected a whole number of threads >= 1, got {threads!r}")
+        return env_config
+
     @field_validator("training")
     @classmethod
     def _known_training_keys(cls, training: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
@@ -151,6 +161,9 @@ class RLlibJob(JobCommon):
             # A list is a schedule ([[step, value], ...]), which RLlib takes for lr and coefficients.
             if key in numbers and (isinstance(value, bool) or not isinstance(value, int | float | list)):
                 raise KeyProblem(key, f"expected a number (RLlib's default is {numbers[key]!r}), got {value!r}")
+            problem = training_value_problem(key, value)
+            if problem is not None:
+                raise KeyProblem(key, problem)
         return training
 
 
@@ -215,10 +228,11 @@ class SweepJob(JobCommon):
         try:
             searched += list(suggestion(info.data.get("config") or {})) if suggestion else []
         except ValueError:
-            pass  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
+            return key  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
         if key is not None and key not in searched:
             raise ValueError(
-                f"expected a param_space key or one the searcher sets ({', '.join(searched) or 'none'}), got {key!r}"
+                f"expected a param_space key or one the searcher '{search.name if search else '?'}' sets "
+                f"({', '.join(searched) or 'none'}), got {key!r}"
             )
         return key
 

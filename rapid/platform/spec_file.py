@@ -1,6 +1,7 @@
 """From a spec file to a validated job: profiles, `--set` overrides, and errors a person can act on."""
 
 import copy
+import math
 import os
 import re
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.schema_errors import problems
-from rapid.platform.search_space import sample_value, to_tune
+from rapid.platform.search_space import MAX_TRIALS, grid_size, sample_value, to_tune
 from rapid.platform.spec import KINDS, MODELS, Job, PipelineJob, Stage, SweepJob
 from rapid.platform.yaml_source import KeyPath, SpecLoader, parse_value, read_yaml
 
@@ -94,6 +95,23 @@ def _format(
     return "\n".join(out)
 
 
+def _refuse_nan(data: Any, source: str, lines: dict[KeyPath, int], prefix: KeyPath, path: KeyPath = ()) -> None:
+    """NaN is no setting anywhere: a RapidError naming the first key that holds one."""
+    if isinstance(data, float) and math.isnan(data):
+        loc = prefix + path
+        where = f" (line {lines[loc]})" if loc in lines else ""
+        raise RapidError(f"{source}: {'.'.join(map(str, loc))}{where}: expected a number, got .nan")
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        _refuse_nan(value, source, lines, prefix, path + (key,))
+
+
+def _hint_misspelt_kind(data: dict[str, Any]) -> str:
+    """For a spec without `kind:`: the key that looks like a misspelt one."""
+    close = [key for key in data if isinstance(key, str) and did_you_mean(key, ["kind"])]
+    return f" ('{close[0]}' looks like a misspelt kind)" if close and "kind" not in data else ""
+
+
 def validate_job(
     data: dict[str, Any],
     source: str,
@@ -105,9 +123,10 @@ def validate_job(
     """The job model for `data`, or a RapidError naming the source, key path, line and fix. Keys
     sit under `prefix` in the source, except `unprefixed` ones (a sweep's own keys in a trial's config)."""
     lines = lines or {}
+    _refuse_nan(data, source, lines, prefix)
     kind = data.get("kind")
     if kind not in kinds:
-        hint = did_you_mean(str(kind), kinds) if kind is not None else ""
+        hint = did_you_mean(str(kind), kinds) if kind is not None else _hint_misspelt_kind(data)
         raise RapidError(f"{source}: kind: expected one of {', '.join(kinds)}, got {kind!r}{hint}")
     model = MODELS[kind]
     registry.load_all()  # a plug-in clash is the error, not the first key that asked for a plug-in
@@ -144,6 +163,11 @@ def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
             to_tune(key, space)
         except ValueError as err:
             raise RapidError(f"{source}: {err}") from None
+    trials = math.prod(grid_size(space) for space in job.param_space.values()) * job.num_samples
+    if trials > MAX_TRIALS:
+        raise RapidError(
+            f"{source}: param_space: its grids times num_samples make {trials:,} trials; at most {MAX_TRIALS:,}"
+        )
     searcher = registry.SEARCHERS.entry(job.search.name).extra
     if "check_sweep" in searcher:
         searcher["check_sweep"](job, source)
@@ -157,7 +181,10 @@ def sample_trial_config(job: SweepJob) -> dict[str, Any]:
     itself (the metaqnn searcher's network), so the trainable's own check sees a whole config."""
     config = trial_config(job, lambda key, space: sample_value(space))
     suggestion = registry.SEARCHERS.entry(job.search.name).extra.get("suggestion")
-    return {**config, **suggestion(config)} if suggestion else config
+    try:
+        return {**config, **suggestion(config)} if suggestion else config
+    except ValueError:
+        return config  # the searcher cannot design for this config: the trainable's check names the key
 
 
 def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[KeyPath, int]) -> None:

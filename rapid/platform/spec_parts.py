@@ -11,13 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.figures import FLATTENED, HEADLINE_FIGURES
+from rapid.platform.plugins import Strict
 from rapid.platform.schema_errors import KeyProblem
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors; "5" is not an integer."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+from rapid.platform.spec_ranges import width_problem
 
 
 def registered(reg: registry.Registry, name: str) -> str:
@@ -28,16 +24,27 @@ def registered(reg: registry.Registry, name: str) -> str:
     return name
 
 
+# Far above any cluster's size, far below what would make building the resource request slow.
+MAX_ACTORS = 10_000
+MAX_PER_ACTOR = 1_000
+
+
 class Resources(Strict):
     """What an RLlib job asks of the cluster."""
 
-    env_runners: int = Field(1, ge=0, description="EnvRunner actors stepping envs (0: step in the trial's process)")
-    envs_per_env_runner: int = Field(1, ge=1, description="vectorized envs inside each EnvRunner")
-    cpus_per_env_runner: float = Field(1, gt=0, description="CPUs reserved per EnvRunner")
-    gpus_per_env_runner: float = Field(0, ge=0, description="GPUs reserved per EnvRunner (rendering, big policies)")
-    learners: int = Field(0, ge=0, description="remote Learner actors (0: one learner in the trial's process)")
-    cpus_per_learner: float = Field(1, gt=0, description="CPUs reserved per Learner")
-    gpus_per_learner: float = Field(0, ge=0, description="GPUs per Learner (a GPU learner on a cluster)")
+    env_runners: int = Field(
+        1, ge=0, le=MAX_ACTORS, description="EnvRunner actors stepping envs (0: step in the trial's process)"
+    )
+    envs_per_env_runner: int = Field(1, ge=1, le=MAX_ACTORS, description="vectorized envs inside each EnvRunner")
+    cpus_per_env_runner: float = Field(1, gt=0, le=MAX_PER_ACTOR, description="CPUs reserved per EnvRunner")
+    gpus_per_env_runner: float = Field(
+        0, ge=0, le=MAX_PER_ACTOR, description="GPUs reserved per EnvRunner (rendering, big policies)"
+    )
+    learners: int = Field(
+        0, ge=0, le=MAX_ACTORS, description="remote Learner actors (0: one learner in the trial's process)"
+    )
+    cpus_per_learner: float = Field(1, gt=0, le=MAX_PER_ACTOR, description="CPUs reserved per Learner")
+    gpus_per_learner: float = Field(0, ge=0, le=MAX_PER_ACTOR, description="GPUs per Learner (a GPU learner on a cluster)")
 
 
 class Stop(Strict):
@@ -96,6 +103,10 @@ class Policy(Strict):
             for key in config:
                 if key not in allowed:
                     raise KeyProblem(key, f"unknown key: not a setting of module '{module}'{did_you_mean(key, allowed)}")
+        for key, value in config.items():
+            problem = width_problem(key, value)
+            if problem is not None:
+                raise KeyProblem(key, problem)
         return config
 
 
@@ -153,7 +164,7 @@ class MultiAgent(BaseModel):
     Plug-in keys (the league's `league:`) sit beside these and are checked with the job.
     """
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
     policies: dict[str, Policy] = Field(..., min_length=1, description="policy name -> its RLModule and model_config")
     policy_mapping: dict[str, str] | str = Field(

@@ -26,8 +26,9 @@ DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 # .gitignore names; these keep results out even where a checkout's .gitignore does not.
 EXCLUDES = ["results/", "**/__pycache__/", ".ray-head/", "*.mp4"]
 HOW_TO_SET_TOKEN = (
-    "On the head node `ray get-auth-token` prints the cluster's token; give it to rapid as "
-    "RAY_AUTH_TOKEN=<token>, or in a file named by RAY_AUTH_TOKEN_PATH, or in ~/.ray/auth_token."
+    "On the head node `ray get-auth-token` prints the cluster's token; give it as "
+    "RAY_AUTH_TOKEN=<token>, or in a file named by RAY_AUTH_TOKEN_PATH, or in ~/.ray/auth_token, "
+    "and set RAY_AUTH_MODE=token too: the plain `ray job` commands send no token without it."
 )
 
 

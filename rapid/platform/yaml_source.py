@@ -14,6 +14,13 @@ from rapid.platform.errors import RapidError
 
 KeyPath = tuple[str | int, ...]
 
+# Bounds that keep reading any file fast and small. A spec is a page of YAML: these are far
+# above any real one, and far below what a "billion laughs" alias bomb or a pasted blob needs.
+MAX_SPEC_BYTES = 1_000_000
+MAX_NODES = 100_000  # values once every alias is expanded
+MAX_DEPTH = 50
+MAX_STRING = 10_000
+
 
 class SpecLoader(yaml.SafeLoader):
     """SafeLoader that also reads `1e-4` and `3E5` as floats (YAML 1.2 does, PyYAML doesn't)."""
@@ -73,9 +80,43 @@ def _key_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int]) -> N
             _key_lines(item, prefix + (index,), lines)
 
 
+def _check_size(node: yaml.Node, source: str) -> None:
+    """RapidError when the document expands (aliases copied out) past MAX_NODES, nests past
+    MAX_DEPTH, refers to itself, or holds a string longer than MAX_STRING; linear in the file."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise RapidError(f"{source}: line {node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+        if id(node) in sizes:
+            if sizes[id(node)] < 0:
+                raise RapidError(f"{source}: line {node.start_mark.line + 1}: an alias refers to a value that contains it")
+            return sizes[id(node)]
+        sizes[id(node)] = -1
+        if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > MAX_STRING:
+                line = node.start_mark.line + 1
+                raise RapidError(f"{source}: line {line}: a value of {len(node.value):,} characters; at most {MAX_STRING:,}")
+            total = 1
+        else:
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+            total = 1 + sum(size(child, depth + 1) for child in children)
+        if total > MAX_NODES:
+            raise RapidError(
+                f"{source}: line {node.start_mark.line + 1}: expands to more than {MAX_NODES:,} values "
+                "(YAML aliases copied out); a spec is far smaller"
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(node, 0)
+
+
 def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     """The mapping in `path` and the line of every key in it; RapidError on anything else."""
     try:
+        if path.is_file() and path.stat().st_size > MAX_SPEC_BYTES:
+            raise RapidError(f"{path}: {path.stat().st_size:,} bytes; a job spec is at most {MAX_SPEC_BYTES:,}")
         text = path.read_text()
     except FileNotFoundError:
         raise RapidError(f"{path}: no such file") from None
@@ -87,11 +128,17 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
         raise RapidError(f"{path}: not a text file ({err.reason} at byte {err.start}); expected YAML") from None
     try:
         node = yaml.compose(text, Loader=SpecLoader)
+        if node is not None:
+            _check_size(node, str(path))
         data = yaml.load(text, Loader=SpecLoader)
+    except RecursionError:
+        raise RapidError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise RapidError(f"{path}: YAML syntax error at {where}: {err.problem or err}") from None
+    except yaml.YAMLError as err:
+        raise RapidError(f"{path}: not YAML: {err}") from None
     if not isinstance(data, dict):
         raise RapidError(f"{path}: expected a mapping of keys (kind: ..., name: ...), got {type(data).__name__}")
     lines: dict[KeyPath, int] = {}

@@ -13,20 +13,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from ray import tune
 from torch import nn
 
 from rapid.platform.errors import RapidError
+from rapid.platform.plugins import Strict
 from rapid.sweeps.cnn import build_cnn, forward_check, parameter_count
 from rapid.sweeps.image_datasets import SHAPES, dataset_shape, load_dataset, missing_files, validation_split
 from rapid.sweeps.metaqnn_space import Rules, StateSpace, parse_layer
 
 
-class CNNConfig(BaseModel):
+class CNNConfig(Strict):
     """A `cnn` trial's config: `config:` of the sweep plus what the search sets."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     net: list[str] | None = Field(
         None, description="the layer list, e.g. [C(64,3,1), P(2,2), SM(10)]; the metaqnn searcher sets it"

@@ -29,7 +29,7 @@ class ImageData:
 
 
 def dataset_shape(name: str) -> tuple[tuple[int, int, int], int]:
-    if name not in SHAPES:
+    if not isinstance(name, str) or name not in SHAPES:
         raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(SHAPES)}")
     return SHAPES[name]
 

@@ -21,8 +21,10 @@ def check_curve_config(config: dict[str, Any], source: str, lines: dict | None =
     unknown = set(config) - {"curves", "row"}
     if unknown:
         raise RapidError(f"{source}: config.{sorted(unknown)[0]}: unknown key; expected curves, row")
+    if not isinstance(config.get("curves"), str):
+        raise RapidError(f"{source}: config.curves: expected the path of a curve file, got {config.get('curves')!r}")
     try:
-        curves = load_curves(config.get("curves", ""))
+        curves = load_curves(config["curves"])
     except ValueError as err:
         raise RapidError(f"{source}: config.curves: {err}") from None
     row = config.get("row")

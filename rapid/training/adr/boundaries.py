@@ -14,19 +14,18 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import ray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from rapid.envs.domain_randomization import DomainRandomization, Parameter, resolve_randomization
 from rapid.platform.env_stack import env_config_of
-from rapid.platform.plugins import EnvWrapper
+from rapid.platform.plugins import EnvWrapper, Strict
 
 SIDES = ("low", "high")
 
 
-class ADRSettings(BaseModel):
+class ADRSettings(Strict):
     """env_config key `adr`: turns ADR on over the env's randomization parameters."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     boundary_probability: float = Field(0.4, ge=0, le=1, description="share of resets that test a boundary (DeXtreme: 0.4)")
     queue_length: int = Field(256, ge=1, description="episode results per boundary before a decision (DeXtreme: 256)")

@@ -8,19 +8,18 @@ the same buffer with `her: null`, which never relabels: the no-HER baseline.
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from rapid.platform.plugins import Section
+from rapid.platform.plugins import Section, Strict
 from rapid.platform.registry import ENVS, SECTIONS, import_attr
 
 # Off-policy algorithms whose episode replay buffer rapid can relabel.
 HER_ALGORITHMS = ("SAC",)
 
 
-class HER(BaseModel):
+class HER(Strict):
     """Which achieved goals relabel a sampled transition."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     strategy: Literal["future", "final", "episode"] = Field("future", description="where relabelled goals come from")
     k: int = Field(4, ge=1, description="relabelled goals per real one: a k/(k+1) share of samples is relabelled")

@@ -13,17 +13,16 @@ every checkpoint (the snapshots' weights are in the checkpoint's modules). selfp
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from rapid.platform.errors import did_you_mean
-from rapid.platform.plugins import Section
+from rapid.platform.plugins import Section, Strict
 from rapid.platform.registry import SECTIONS, import_attr
 
 
-class League(BaseModel):
+class League(Strict):
     """Which policies are snapshotted, how many snapshots each keeps, how often, how often they play."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
 
     policies: list[str] | None = Field(None, description="trained policies that get snapshot slots (null: every trained one)")
     slots: int = Field(4, ge=1, description="frozen snapshots kept per league policy, overwritten round robin")
