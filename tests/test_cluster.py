@@ -93,6 +93,11 @@ def test_gauges_reach_the_prometheus_endpoint_and_stop_ends_the_job(ray_head: He
         stopped = rapid("stop", job_id, "--address", ray_head.dashboard_url, env=env)
     assert stopped.returncode == 0 and "stop requested" in stopped.stdout
     assert wait_for_status(ray_head, job_id, env, seconds=90) == "STOPPED"
+    # The driver stopped as after Ctrl-C: its summary says so, no SIGTERM dump.
+    logs = rapid("logs", job_id, "--address", ray_head.dashboard_url, env=env).stdout
+    assert "quickstart: stopped" in logs and "SIGTERM received" not in logs
+    (run,) = results_of(tmp_path, "quickstart")
+    assert json.loads((run / "summary.json").read_text())["status"] == "stopped"
 
 
 @pytest.mark.parametrize(

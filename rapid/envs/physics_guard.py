@@ -153,5 +153,11 @@ PHYSICS_GUARD = EnvWrapper(
     schema=PhysicsGuardSettings,
     order=0,
     default={},
-    episode_metrics={SIM_UNSTABLE: EpisodeMetric(SIM_UNSTABLE, "sum")},
+    episode_metrics={
+        SIM_UNSTABLE: EpisodeMetric(
+            SIM_UNSTABLE, "sum", warn_share=0.5,
+            meaning="most episodes ended on diverged physics; what the policy learnt is not worth much "
+            "(check the randomization ranges, the timestep and the actuator limits)",
+        )
+    },
 )

@@ -44,6 +44,10 @@ def _address_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The exit status of `rapid run` by the run's status; bad input exits 2 before anything runs.
+EXIT_STATUS = {"finished": 0, "error": 1, "stalled": 3, "stopped": 130}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from rapid.platform.launch import launch, resume
     from rapid.platform.runner import print_summary
@@ -59,7 +63,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         raise RapidError("rapid run needs a SPEC file or --resume RUN_DIR (see `rapid run --help`)")
     print_summary(summary)
-    return 0 if summary["status"] == "finished" else 130 if summary["status"] == "interrupted" else 1
+    return EXIT_STATUS[summary["status"]]
+
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

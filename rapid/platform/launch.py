@@ -1,5 +1,6 @@
 """`rapid run`: connect to Ray, check the job, make the run folder, run or resume it."""
 
+import signal
 from typing import Any
 
 import ray
@@ -20,10 +21,26 @@ def _execute(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
     return run_tune_job(job, run, restore=restore and run.exists(TUNER_STATE))
 
 
+def _stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (`rapid stop`, `ray job stop`) stops the run as Ctrl-C does: Tune's own SIGINT
+    handler while it trains (the run saves its state and writes its summary), else KeyboardInterrupt."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signum, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+def _connect(verbose: bool) -> None:
+    """Connect to Ray, then take SIGTERM back from it (Ray's own handler kills the driver at once)."""
+    cluster.connect(verbose)
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+
+
 def launch(loaded: LoadedSpec, verbose: bool = False) -> dict[str, Any]:
     """Run a validated spec into a new `<storage_path>/<name>/<timestamp>/` folder."""
     needs = preflight(loaded.job, loaded.path)
-    cluster.connect(verbose)
+    _connect(verbose)
     try:
         check_cluster(needs)
         run = RunDir.new(loaded.job.storage_path, loaded.job.name)
@@ -38,7 +55,7 @@ def resume(run_path: str, verbose: bool = False) -> dict[str, Any]:
     run = RunDir(storage_uri(run_path))
     job = load_run_job(run)
     needs = preflight(job, run_path)
-    cluster.connect(verbose)
+    _connect(verbose)
     try:
         check_cluster(needs)
         return _execute(job, run, restore=True)

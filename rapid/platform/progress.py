@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from ray.tune import Callback
 
 from rapid.platform.figures import POLICY_RETURNS, is_number, row_from_tune_result
+from rapid.platform.run_health import HEALTH, HEALTH_REASON
 from rapid.platform.spec import Stop
 
 # Where stdout is not a terminal (a Ray job's log), print a full line this often instead.
@@ -71,6 +72,11 @@ class ProgressLine(Callback):
             self._newest[trial.trial_id] = row[self.metric]
         row[self.metric] = self._newest.get(trial.trial_id, math.nan)
         line = progress_line(self.job, row, self.stop, self.metric, self.policies)
+        if result.get(HEALTH):
+            # The trial ended itself: the line says so at once, in a terminal and in a log.
+            self.out.write(f"\n{line}\n[{self.job}] {result[HEALTH]}: {result.get(HEALTH_REASON)}\n")
+            self.out.flush()
+            return
         if len(trials) > 1:
             done = sum(t.status in ("TERMINATED", "ERROR") for t in trials)
             line = f"{line} | trials {done}/{len(trials)} done"

@@ -12,7 +12,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rapid.platform.env_stack import env_config_of, make_env, wrapper_stack
-from rapid.platform.episode_metrics import log_final_info
+from rapid.platform.episode_metrics import EpisodeMetric, log_final_info
 from rapid.platform.initial_weights import LoadStartingWeights, starting_weights
 from rapid.platform.learner_extension import with_loss_terms
 from rapid.platform.multi_agent import configure_multi_agent
@@ -77,6 +77,14 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
     return config
 
 
+def episode_metrics(job: RLlibJob) -> dict[str, EpisodeMetric]:
+    """What the job's episodes report at their end: the env's figures and its wrappers'."""
+    metrics = dict(ENVS.entry(job.env).extra.get("episode_metrics", {}))
+    for _, wrapper, _ in wrapper_stack(env_config_of(job.env, job.env_config)):
+        metrics.update(wrapper.episode_metrics)
+    return metrics
+
+
 def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any]) -> None:
     """One composed list: the starting weights' loader, the spec's `callbacks:`, each turned-on
     section's, then the episode metrics of the env and its wrappers."""
@@ -87,11 +95,9 @@ def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any
         if section.callbacks is not None and settings is not None:
             classes += section.callbacks(settings, job, actors.get(name))
     hooks = {}
-    episode_metrics = dict(ENVS.entry(job.env).extra.get("episode_metrics", {}))
-    for _, wrapper, _ in wrapper_stack(env_config_of(job.env, job.env_config)):
-        episode_metrics.update(wrapper.episode_metrics)
-    if episode_metrics:
-        hooks["on_episode_end"] = partial(log_final_info, episode_metrics)
+    metrics = episode_metrics(job)
+    if metrics:
+        hooks["on_episode_end"] = partial(log_final_info, metrics)
     if classes:
         config.callbacks(callbacks_class=classes, **hooks)
     elif hooks:

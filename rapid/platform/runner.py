@@ -12,17 +12,20 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
-from rapid.platform.figures import POLICY_RETURNS
+from rapid.platform.episode_metrics import EpisodeMetric
+from rapid.platform.figures import POLICY_RETURNS, is_number
 from rapid.platform.plots import by_trial
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
 from rapid.platform.registry import TRAINABLES
 from rapid.platform.results import RunRecorder, best_value, draw_plots, group_summary, newest_value, write_summary
+from rapid.platform.rllib_config import episode_metrics
 from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir, uri_of
+from rapid.platform.run_health import ERROR, STALLED
 from rapid.platform.search_space import to_tune
 from rapid.platform.spec import RLlibJob, Stop, SweepJob
 from rapid.platform.spec_file import trial_config
-from rapid.platform.trainable import RLlibJobTrainable, rllib_body
+from rapid.platform.trainable import HEALTH, HEALTH_REASON, RLlibJobTrainable, rllib_body
 
 # metrics.parquet is rapid's record of every result: of Tune's own loggers only the json one
 # (result.json, which Tune's ResultGrid reads metrics from) is kept, not csv and tensorboard.
@@ -134,28 +137,35 @@ def run_tune_job(job: TuneJob, run: RunDir, restore: bool = False) -> dict[str, 
         tuner = _new_tuner(job, run, trainable, space)
     results = tuner.fit()
     rows = run.read_rows()
-    draw_plots(run, rows, job.name, job.metric, _figures(job), _group_by(job))
     summary = _summary(job, run, rows, results)
-    write_summary(run, summary)
+    write_summary(run, summary)  # before the plots: a stopped job's driver may have seconds left
+    draw_plots(run, rows, job.name, job.metric, _figures(job), _group_by(job))
     return summary
 
 
-def _status(results: Any) -> str:
-    """error if a trial failed for good; finished if every trial's last result is `done` (Tune
-    marks it so when a stop criterion or the scheduler ends the trial); else interrupted."""
+def _status(results: Any) -> tuple[str, str | None]:
+    """(status, reason): error if a trial failed for good or ended itself on an error, stalled if
+    one stalled (run_health.py); finished if every trial's last result is `done` (Tune marks it so
+    when a stop criterion or the scheduler ends the trial); else stopped (Ctrl-C, `rapid stop`)."""
     if results.num_errors:
-        return "error"
+        return "error", f"{results.num_errors} trial(s) failed after their restarts (max_failures); errors below"
+    for status in (ERROR, STALLED):
+        for r in results:
+            if r.metrics.get(HEALTH) == status:
+                return status, r.metrics.get(HEALTH_REASON)
     done = len(results) > 0 and all(r.metrics.get("done") for r in results)
-    return "finished" if done else "interrupted"
+    return ("finished", None) if done else ("stopped", "stopped before its stop criteria were met")
 
 
 def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any) -> dict[str, Any]:
     mode = job.mode if isinstance(job, SweepJob) else "max"
     last = rows[-1] if rows else {}
+    status, reason = _status(results)
     summary: dict[str, Any] = {
         "job": job.name,
         "kind": job.kind,
-        "status": _status(results),
+        "status": status,
+        "reason": reason,
         "run_dir": run.uri,
         "metric": job.metric,
         "metric_last": newest_value(rows, job.metric),
@@ -166,6 +176,8 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         "plots": f"{run.uri}/{PLOTS}",
         "errors": [str(e) for e in results.errors],
     }
+    if isinstance(job, RLlibJob):
+        summary["warning"] = flagged_episodes(episode_metrics(job), rows)
     newest = {trial: newest_value(trial_rows, job.metric) for trial, trial_rows in by_trial(rows).items()}
     best = _best_result(results, newest, mode) if isinstance(job, SweepJob) else (results[0] if len(results) else None)
     checkpoint = best.checkpoint if best is not None else None
@@ -187,6 +199,17 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
     return summary
 
 
+def flagged_episodes(metrics: dict[str, EpisodeMetric], rows: list[dict[str, Any]]) -> str | None:
+    """A warning when more than a metric's `warn_share` of all episodes reported it (sim_unstable)."""
+    episodes = sum(r.get("env_runners/num_episodes", 0) for r in rows if is_number(r.get("env_runners/num_episodes")))
+    for name, metric in metrics.items():
+        column = f"env_runners/{name}"
+        flagged = sum(r[column] for r in rows if is_number(r.get(column)))
+        if metric.warn_share is not None and episodes and flagged / episodes > metric.warn_share:
+            return f"{flagged:,.0f} of {episodes:,.0f} episodes reported {name} ({column} in the plots): {metric.meaning}"
+    return None
+
+
 def _best_result(results: Any, newest: dict[str, float], mode: str) -> Any:
     """The trial whose newest value of the metric is best (None when no trial reported it)."""
     scored = [r for r in results if not math.isnan(newest.get(r.metrics.get("trial_id"), math.nan))]
@@ -198,7 +221,11 @@ def _best_result(results: Any, newest: dict[str, float], mode: str) -> Any:
 def print_summary(summary: dict[str, Any]) -> None:
     print(f"\n\n{summary['job']}: {summary['status']}")
     print(summary_table(summary))
-    if summary["status"] == "interrupted":
+    if summary.get("reason"):
+        print(f"\nreason: {summary['reason']}")
+    if summary.get("warning"):
+        print(f"\nwarning: {summary['warning']}")
+    if summary["status"] == "stopped":
         print(f"\nResume with: rapid run --resume {summary['run_dir']}")
     for error in summary.get("errors", []):
         print(f"\ntrial error: {error}")

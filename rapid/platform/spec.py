@@ -17,6 +17,7 @@ from rapid.platform.spec_parts import (
     MAX_ACTORS,
     Checkpoint,
     Evaluation,
+    Health,
     JobCommon,
     MultiAgent,
     Policy,
@@ -50,6 +51,7 @@ class RLlibJob(JobCommon):
     figures: list[str] = Field([], description="more figures (or globs: league/win_rate/*) to plot and put on the dashboard")
     seed: int | None = Field(None, ge=0, le=MAX_SEED, description="seed for envs and modules")
     max_failures: int = Field(3, ge=0, description="restarts from the last checkpoint after a crash")
+    health: Health = Field(default_factory=Health)
     callbacks: list[str] = Field([], description="registered RLlib callbacks (`rapid list callback`), run in this order")
     multi_agent: MultiAgent | None = Field(None, description="several policies in one job (null: one policy plays the env)")
     _sections: dict[str, Any] = PrivateAttr(default_factory=dict)

@@ -62,6 +62,15 @@ class Stop(Strict):
         return self
 
 
+class Health(Strict):
+    """When a run that goes on is a run that failed: it then ends `stalled` or `error` with the reason."""
+
+    stall_after_s: float = Field(300, gt=0, description="seconds without a sampled env step before the run is stalled")
+    max_runner_restarts: int = Field(3, ge=0, description="EnvRunner restarts tolerated within restart_window_s")
+    restart_window_s: float = Field(600, gt=0, description="the window the restarts are counted in")
+    finite_check: bool = Field(True, description="end the run when a loss or a weight becomes NaN or infinite")
+
+
 class Checkpoint(Strict):
     """How often the run saves what it needs to resume."""
 

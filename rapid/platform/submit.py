@@ -32,6 +32,10 @@ HOW_TO_SET_TOKEN = (
 )
 
 
+# `rapid stop` gives the driver this long to stop Tune and write the summary (Ray's default: 3 s).
+STOP_GRACE = {"RAY_JOB_STOP_WAIT_TIME_S": "60"}
+
+
 def _quiet_upload_logs() -> None:
     """Ray's SDK logs every packaging step at INFO; rapid prints what was submitted itself."""
     for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging",
@@ -141,7 +145,7 @@ def submit(loaded: LoadedSpec, address: str | None, follow: bool = False, wheels
     """Submit the spec (validated already) with the plug-in `wheels`, and print the job id and how to watch it."""
     root = repository_root()
     command = entrypoint(loaded, root)
-    runtime_env: dict[str, Any] = {"working_dir": str(root), "excludes": EXCLUDES}
+    runtime_env: dict[str, Any] = {"working_dir": str(root), "excludes": EXCLUDES, "env_vars": STOP_GRACE}
     if wheels:
         runtime_env["py_modules"] = plugin_wheels(wheels)
     _quiet_upload_logs()

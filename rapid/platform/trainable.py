@@ -20,6 +20,7 @@ from rapid.platform import central_state
 from rapid.platform.dashboard import RunGauges
 from rapid.platform.figures import AGENT_RETURNS, POLICY_RETURNS, rllib_figures
 from rapid.platform.rllib_config import build_algorithm_config, register_env
+from rapid.platform.run_health import HEALTH, HEALTH_REASON, RunHealth, Verdict, nonfinite_losses, nonfinite_weights
 from rapid.platform.spec import RLlibJob
 
 # A multi-agent run also publishes every policy's and every agent's return.
@@ -60,9 +61,11 @@ class RLlibJobTrainable(tune.Trainable):
         if self.job.multi_agent is not None:
             figures += MULTI_AGENT_FIGURES
         self.gauges = RunGauges(config.get("job_name", self.job.name), trial, figures)
+        self.health = RunHealth(self.job.health)
 
-    def step(self) -> dict[str, float]:
+    def step(self) -> dict[str, Any]:
         result = self.algo.train()
+        verdict = self._judge(result)
         if not self._evaluated_this_iteration():
             # RLlib's metrics logger repeats the last evaluation in the next iteration's result:
             # keeping it would plot every evaluation twice.
@@ -73,7 +76,20 @@ class RLlibJobTrainable(tune.Trainable):
         # an evaluation metric is NaN in the iterations that did not evaluate.
         row.setdefault(self.job.metric, math.nan)
         self.gauges.publish(row)
-        return row
+        if verdict is None:
+            return row
+        # The trial ends here (Tune's `done`) instead of failing: a retry from the checkpoint would fail alike.
+        return {**row, HEALTH: verdict.status, HEALTH_REASON: verdict.reason, "done": True}
+
+    def _judge(self, result: dict[str, Any]) -> Verdict | None:
+        nonfinite: list[str] = []
+        if self.job.health.finite_check:
+            nonfinite = nonfinite_losses(result)
+            if not nonfinite:
+                for call in self.algo.learner_group.foreach_learner(nonfinite_weights):
+                    nonfinite += [f"weights of {module}" for module in call.get()] if call.ok else []
+        restarts = self.algo.env_runner_group.num_remote_worker_restarts() if self.algo.env_runner_group else 0
+        return self.health.judge(result.get("num_env_steps_sampled_lifetime", 0), restarts, nonfinite)
 
     def _evaluated_this_iteration(self) -> bool:
         """RLlib's own test: evaluate after every `evaluation_interval`-th iteration."""

@@ -9,11 +9,11 @@ from rapid.envs.robotics.goal_tasks import register_goal_tasks
 from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.registry import ENVS
 
-# What a hand episode reports at its end (rapid logs them as env_runners/<key>).
+# What a hand episode reports at its end (rapid logs them as env_runners/<key>); its
+# sim_unstable is counted by the physics guard, as every MuJoCo env's.
 HAND_EPISODE_METRICS = {
     "consecutive_successes": EpisodeMetric("consecutive_successes"),
     "dropped": EpisodeMetric("dropped"),
-    "sim_unstable": EpisodeMetric("sim_unstable", "sum"),
 }
 
 

@@ -1,4 +1,5 @@
-"""An outside workload's parts, registered through rapid's plug-in seam only."""
+"""An outside workload's parts, registered through rapid's plug-in seam only; and two faults
+(an env that crashes at every reset, a loss that turns NaN) for rapid's run-health tests."""
 
 from typing import Any
 
@@ -58,4 +59,43 @@ SECTIONS.add(
     "l2_penalty",
     lambda: Section(schema=L2Penalty, description="an L2 penalty on the weights", loss_term=lambda s, job: WeightNorm(s)),
     "adds coeff x the squared weights to the loss (rapid's plug-in test)",
+)
+
+
+class CrashSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CrashAtReset(gym.Wrapper):
+    def reset(self, **kwargs: Any) -> Any:
+        raise RuntimeError("this env crashes at every reset (rapid's run-health test)")
+
+
+class NaNLossSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    after_updates: int = Field(0, ge=0, description="updates with a finite loss before it turns NaN")
+
+
+class NaNLoss(LossTerm):
+    name = "nan_loss"
+
+    def __init__(self, settings: NaNLossSettings) -> None:
+        self.after, self.updates = settings.after_updates, 0
+
+    def __call__(self, learner: Any, module_id: str, batch: dict, fwd_out: dict) -> torch.Tensor:
+        self.updates += 1
+        scale = float("nan") if self.updates > self.after else 0.0
+        return scale * sum(p.sum() for p in learner.module[module_id].parameters())
+
+
+WRAPPERS.add(
+    "crash_at_reset",
+    lambda: EnvWrapper(wrap=lambda env, settings, actor: CrashAtReset(env), schema=CrashSettings),
+    "raises at every reset (rapid's run-health test)",
+)
+SECTIONS.add(
+    "nan_loss",
+    lambda: Section(schema=NaNLossSettings, description="a loss that turns NaN", loss_term=lambda s, job: NaNLoss(s)),
+    "adds NaN to the loss after `after_updates` updates (rapid's run-health test)",
 )
