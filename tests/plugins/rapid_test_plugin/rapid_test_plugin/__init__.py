@@ -5,17 +5,15 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 from rapid.platform.learner_extension import LossTerm
-from rapid.platform.plugins import EnvWrapper, Section
+from rapid.platform.plugins import EnvWrapper, Section, Strict
 from rapid.platform.registry import CALLBACKS, SECTIONS, WRAPPERS
 
 
-class RewardScale(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class RewardScale(Strict):
     factor: float = Field(..., description="every reward is multiplied by it")
 
 
@@ -33,9 +31,7 @@ class CountEpisodes(RLlibCallback):
         metrics_logger.log_value(("plugin", "episodes"), 1, reduce="sum")
 
 
-class L2Penalty(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class L2Penalty(Strict):
     coeff: float = Field(..., gt=0)
 
 
@@ -62,18 +58,15 @@ SECTIONS.add(
 )
 
 
-class CrashSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class CrashSettings(Strict):
+    """No settings."""
 
 class CrashAtReset(gym.Wrapper):
     def reset(self, **kwargs: Any) -> Any:
         raise RuntimeError("this env crashes at every reset (rapid's run-health test)")
 
 
-class NaNLossSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class NaNLossSettings(Strict):
     after_updates: int = Field(0, ge=0, description="updates with a finite loss before it turns NaN")
 
 
