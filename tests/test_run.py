@@ -117,7 +117,7 @@ def test_ctrl_c_leaves_a_resumable_run(ray_head: Head, tmp_path: Path) -> None:
     stdout, stderr = driver.communicate(timeout=120)
     assert driver.returncode == 130, stderr
     assert f"Resume with: rapid run --resume {run}" in stdout
-    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    assert json.loads((run / "summary.json").read_text())["status"] == "stopped"
     outcome = rapid("run", "--resume", str(run), env=ray_head.env())
     assert outcome.returncode == 0, outcome.stderr
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
