@@ -174,7 +174,9 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
         check_data(sample_trial_config(job), f"sweep '{job.name}'")
     if TRAINABLES.get(job.trainable) is RLlibJobTrainable:
         body = sample_trial_config(job)
-        check_env_config(RLlibJob.model_validate({"name": job.name, **body}))
+        trial_job = RLlibJob.model_validate({"name": job.name, **body})
+        check_starting_weights(trial_job)
+        check_env_config(trial_job)
         return rllib_trial_resources(body, f"sweep '{job.name}' config")
     if job.resources_per_trial is not None:
         return {"CPU": job.resources_per_trial.cpu, "GPU": job.resources_per_trial.gpu}

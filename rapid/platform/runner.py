@@ -21,11 +21,11 @@ from rapid.platform.registry import TRAINABLES
 from rapid.platform.results import RunRecorder, best_value, draw_plots, group_summary, newest_value, write_summary
 from rapid.platform.rllib_config import episode_metrics
 from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir, uri_of
-from rapid.platform.run_health import ERROR, STALLED
+from rapid.platform.run_health import ERROR, HEALTH, HEALTH_REASON, STALLED
 from rapid.platform.search_space import to_tune
 from rapid.platform.spec import RLlibJob, Stop, SweepJob
 from rapid.platform.spec_file import trial_config
-from rapid.platform.trainable import HEALTH, HEALTH_REASON, RLlibJobTrainable, rllib_body
+from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 
 # metrics.parquet is rapid's record of every result: of Tune's own loggers only the json one
 # (result.json, which Tune's ResultGrid reads metrics from) is kept, not csv and tensorboard.
