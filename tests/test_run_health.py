@@ -1,6 +1,7 @@
 """A failed run never says finished: crashing env runners, a NaN loss and diverging physics end
 with the right status, reason and exit code; a stopped run says `stopped` and can resume."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -8,12 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mujoco
 import numpy as np
 import pytest
 from conftest import embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints
-from gymnasium import spaces
-from pettingzoo import ParallelEnv
 from pettingzoo.test import parallel_api_test
 
 from rapid.envs.physics_guard import SIM_UNSTABLE, ParallelPhysicsGuard, guard
@@ -118,52 +116,17 @@ def test_the_guard_wraps_gymnasium_mujoco_envs_only() -> None:
     assert type(make_env("CartPole-v1", {})).__name__ != "PhysicsGuard"
 
 
-SLIDERS = """
-<mujoco><worldbody>
-  <body name="a"><joint name="a" type="slide" axis="1 0 0"/><geom size=".1" mass="1"/></body>
-  <body name="b" pos="0 1 0"><joint name="b" type="slide" axis="1 0 0"/><geom size=".1" mass="1"/></body>
-</worldbody><actuator><motor joint="a" gear="1"/><motor joint="b" gear="1"/></actuator></mujoco>
-"""
-
-
-class TwoSliders(ParallelEnv):
-    """Two agents push one slider each, in one MuJoCo model: a PettingZoo MuJoCo env in miniature."""
-
-    metadata = {"name": "two_sliders"}
-
-    def __init__(self) -> None:
-        self.model = mujoco.MjModel.from_xml_string(SLIDERS)
-        self.data = mujoco.MjData(self.model)
-        self.possible_agents = ["a", "b"]
-        self.agents: list[str] = []
-        self.observation_spaces = {a: spaces.Box(-np.inf, np.inf, (2,), np.float64) for a in self.possible_agents}
-        self.action_spaces = {a: spaces.Box(-1.0, 1.0, (1,), np.float32) for a in self.possible_agents}
-
-    def observation_space(self, agent: str) -> spaces.Box:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Box:
-        return self.action_spaces[agent]
-
-    def _obs(self) -> dict[str, np.ndarray]:
-        return {a: np.array([self.data.qpos[i], self.data.qvel[i]]) for i, a in enumerate(self.agents)}
-
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
-        mujoco.mj_resetData(self.model, self.data)
-        self.agents = list(self.possible_agents)
-        return self._obs(), {a: {} for a in self.agents}
-
-    def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:
-        self.data.ctrl[:] = [float(actions.get(a, [0.0])[0]) for a in self.possible_agents]
-        mujoco.mj_step(self.model, self.data)
-        observations = self._obs()
-        rewards = {a: 1.0 for a in self.agents}
-        done = {a: False for a in self.agents}
-        return observations, rewards, done, dict(done), {a: {} for a in self.agents}
+def _two_sliders() -> type:
+    """The plug-in's TwoSliders env, loaded from its file (importing the package would register its plug-ins here)."""
+    path = PLUGINS / "rapid_test_plugin" / "rapid_test_plugin" / "sliders.py"
+    spec = importlib.util.spec_from_file_location("two_sliders", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TwoSliders
 
 
 def test_the_guard_ends_a_pettingzoo_mujoco_episode_for_every_agent() -> None:
-    env = guard(TwoSliders(), None, None)
+    env = guard(_two_sliders()(), None, None)
     assert isinstance(env, ParallelPhysicsGuard)
     parallel_api_test(env, num_cycles=20)
     env.reset(seed=0)
@@ -186,3 +149,30 @@ def test_sigterm_stops_the_run_with_a_summary_it_can_resume_from(tmp_path: Path)
     assert "quickstart: stopped" in stdout and f"Resume with: rapid run --resume {run}" in stdout
     assert "Traceback" not in stderr
     assert json.loads((run / "summary.json").read_text())["status"] == "stopped"
+
+
+MULTI_AGENT_DIVERGING = """\
+kind: rllib
+name: sliders
+algorithm: PPO
+env: two_sliders
+env_config: {gear: 1.0e+12}
+multi_agent:
+  policies: {pusher: {}}
+  policy_mapping: {"*": pusher}
+training: {train_batch_size_per_learner: 64, minibatch_size: 32, num_epochs: 1}
+resources: {env_runners: 0}
+stop: {iterations: 1}
+"""
+
+
+def test_diverging_multi_agent_physics_is_counted_per_episode(plugin: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "sliders.yaml"
+    spec.write_text(MULTI_AGENT_DIVERGING)
+    outcome = rapid("run", str(spec), "--set", f"storage_path={tmp_path}", env=embedded_env(PYTHONPATH=str(plugin)))
+    assert outcome.returncode == 0, outcome.stderr[-3000:]
+    (run,) = results_of(tmp_path, "sliders")
+    columns = rows(run)
+    assert sum(columns["env_runners/sim_unstable"]) == sum(columns["env_runners/num_episodes"]) >= 64
+    assert max(columns["episode_return_mean"]) == 0.0
+    assert "episodes reported sim_unstable" in json.loads((run / "summary.json").read_text())["warning"]

@@ -34,7 +34,9 @@ class ParallelEnvAdapter(MultiAgentEnv):
 
     def step(self, actions: dict[Any, Any]) -> tuple[dict, dict, dict, dict, dict]:
         observations, rewards, terminated, truncated, infos = self.env.step(actions)
-        self.agents = list(self.env.agents)
+        # On the episode's last step PettingZoo empties `agents`; RLlib (its env checker too)
+        # expects every agent with an observation among them until the next reset.
+        self.agents = list(self.env.agents) or list(observations)
         terminated, truncated = dict(terminated), dict(truncated)
         over = not self.env.agents
         terminated["__all__"] = over and all(terminated.values())

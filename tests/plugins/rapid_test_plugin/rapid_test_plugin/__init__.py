@@ -1,6 +1,7 @@
 """An outside workload's parts, registered through rapid's plug-in seam only; and two faults
 (an env that crashes at every reset, a loss that turns NaN) for rapid's run-health tests."""
 
+from importlib import import_module
 from typing import Any
 
 import gymnasium as gym
@@ -10,7 +11,7 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 
 from rapid.platform.learner_extension import LossTerm
 from rapid.platform.plugins import EnvWrapper, Section, Strict
-from rapid.platform.registry import CALLBACKS, SECTIONS, WRAPPERS
+from rapid.platform.registry import CALLBACKS, ENVS, SECTIONS, WRAPPERS
 
 
 class RewardScale(Strict):
@@ -91,4 +92,9 @@ SECTIONS.add(
     "nan_loss",
     lambda: Section(schema=NaNLossSettings, description="a loss that turns NaN", loss_term=lambda s, job: NaNLoss(s)),
     "adds NaN to the loss after `after_updates` updates (rapid's run-health test)",
+)
+ENVS.add(
+    "two_sliders",
+    lambda: lambda env_config: import_module("rapid_test_plugin.sliders").TwoSliders(**env_config),
+    "two agents push a slider each in one MuJoCo model; a large `gear` diverges (rapid's physics-guard test)",
 )
