@@ -5,6 +5,7 @@ endpoint and token authentication on (a token made by Ray's own CLI). Tests that
 it through RAY_ADDRESS, so the suite starts Ray once instead of once per run.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -177,3 +178,24 @@ def wait_for_checkpoints(storage: Path, job: str, count: int, driver: subprocess
         return runs[0] if runs and len(list((runs[0] / "checkpoints").glob("checkpoint_*"))) >= count else None
 
     return wait_until(run, f"no {count} checkpoints", seconds, driver)
+
+
+def recorded_checkpoint(run: Path) -> str:
+    """The newest checkpoint that Tune's experiment state in the run folder records, the one a
+    resume restores from ("" before there is one, or while Tune is copying the state in)."""
+    from ray.tune.experiment import Trial
+
+    try:
+        ((trial_state, run_metadata),) = json.loads(max(run.glob("experiment_state-*.json")).read_text())["trial_data"]
+    except ValueError:
+        return ""
+    trial = Trial.from_json_state(trial_state, stub=True)
+    trial.restore_run_metadata(run_metadata)
+    return Path(trial.checkpoint.path).name if trial.checkpoint else ""
+
+
+def wait_for_recorded_checkpoint(run: Path, driver: subprocess.Popen) -> None:
+    """Until Tune's experiment state records the newest checkpoint on disk: a SIGKILL from then on
+    leaves a run that resumes from it."""
+    newest = max(path.name for path in (run / "checkpoints").glob("checkpoint_*"))
+    wait_until(lambda: recorded_checkpoint(run) >= newest, f"Tune's experiment state records no {newest}", 60, driver)

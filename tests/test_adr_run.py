@@ -1,10 +1,9 @@
 """ADR inside a real run: the central actor's ranges reach metrics and plots and survive a killed driver."""
 
 import signal
-import time
 from pathlib import Path
 
-from conftest import Head, rapid, rows, start_run, wait_for_checkpoints
+from conftest import Head, rapid, rows, start_run, wait_for_checkpoints, wait_for_recorded_checkpoint
 
 # Every episode tests a boundary and (scoring 0 >= high 0) widens it by a small step: entropy
 # grows steadily, so a run that lost the actor's state on resume would show it falling back.
@@ -21,7 +20,7 @@ def test_adr_state_survives_a_killed_driver_and_reaches_metrics_and_plots(ray_he
     args = [*ADR_JOB, "--set", f"storage_path={tmp_path}"]
     driver = start_run(args, ray_head.env())
     run = wait_for_checkpoints(tmp_path, "quickstart", 2, driver)
-    time.sleep(1.5)
+    wait_for_recorded_checkpoint(run, driver)
     driver.send_signal(signal.SIGKILL)
     driver.wait(30)
     outcome = rapid("run", "--resume", str(run), env=ray_head.env())

@@ -16,11 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 import scipy.io
 from conftest import ROOT, embedded_env, rapid, results_of, wait_until
+from ray.tune.experiment import Trial
 
 from rapid.sweeps.cnn import build_cnn, dropout_rates, parameter_count
 from rapid.sweeps.image_datasets import load_dataset, missing_files, validation_split
 from rapid.sweeps.learning_curves import load_curves
-from rapid.sweeps.metaqnn_searcher import MetaQNNSearcher
+from rapid.sweeps.metaqnn_searcher import MetaQNNSearcher, net_key
 from rapid.sweeps.metaqnn_space import Layer, Rules, StateSpace, parse_layer
 
 CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
@@ -150,6 +151,83 @@ def test_searcher_state_round_trips_through_save_and_restore(tmp_path: Path) -> 
     assert restored.sample_net(1.0) == s.sample_net(1.0)  # the exploration's random state too
 
 
+def tune_trial(trial_id: str, net: list[str], status: str, *accuracies: float) -> Trial:
+    """A trial as Tune's experiment state records it: config, status and the metric's history."""
+    trial = Trial("CNNTrainable", config={"net": net, "epsilon": 1.0}, trial_id=trial_id, stub=True)
+    trial.create_placement_group_factory()
+    for accuracy in accuracies:
+        trial.update_last_result({"val_accuracy": accuracy})
+    trial.set_status(status)
+    return trial
+
+
+def resume(folder: Path, saved: MetaQNNSearcher, trials: list[Trial]) -> MetaQNNSearcher:
+    """What `rapid run --resume` restores after a SIGKILL left the searcher's state `saved` and Tune's
+    experiment state `trials` in the run folder (an older experiment state beside them, as after an
+    earlier resume)."""
+    (folder / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps({"trial_data": []}))
+    (folder / "experiment_state-2026-01-01_00-00-09.json").write_text(json.dumps({"trial_data": [t.get_json_state() for t in trials]}))
+    saved.save(str(folder / "searcher-state-2026-01-01_00-00-09.pkl"))
+    restored = searcher(epsilon_schedule=[[1.0, 6]])
+    restored.restore_from_dir(str(folder))
+    return restored
+
+
+def finish(s: MetaQNNSearcher, resumed: list[str]) -> list[list[str]]:
+    """Tune after a resume: it reruns the `resumed` trials and asks for new ones until the searcher
+    finishes; every trial reports 0.5. The networks the new trials trained."""
+    for trial_id in resumed:
+        s.on_trial_complete(trial_id, {"val_accuracy": 0.5})
+    trained = []
+    while (config := s.suggest(f"new{len(trained)}")) != s.FINISHED:
+        trained.append(config["net"])
+        s.on_trial_complete(f"new{len(trained) - 1}", {"val_accuracy": 0.5})
+    return trained
+
+
+def trained_once(s: MetaQNNSearcher) -> list[str]:
+    """The searcher sampled its whole budget and every sampled network was trained exactly once."""
+    trained = [net_key(h["net"]) for h in s.history if h["trained"]]
+    assert s.sampled == len(s.history) == 6 and not s.running and not s.requeued and not s.live
+    assert len(trained) == len(set(trained)) and {net_key(h["net"]) for h in s.history} == set(trained)
+    return trained
+
+
+def test_resume_requeues_what_tune_lost_when_the_searchers_state_is_ahead(tmp_path: Path) -> None:
+    s = searcher(epsilon_schedule=[[1.0, 6]])
+    s.set_max_concurrency(2)
+    a, b = s.suggest("a")["net"], s.suggest("b")["net"]
+    s.on_trial_complete("a", {"val_accuracy": 0.6})
+    c = s.suggest("c")["net"]
+    s.on_trial_complete("b", {"val_accuracy": 0.7})
+    # Tune's state is older: b still running, and c never recorded.
+    restored = resume(tmp_path, s, [tune_trial("a", a, Trial.TERMINATED, 0.6), tune_trial("b", b, Trial.RUNNING, 0.4)])
+    assert restored.sampled == 3 and restored.live == {"b"} and restored.requeued == [(c, 1.0)]
+    assert restored.suggest("d") == {"net": c, "epsilon": 1.0} and restored.sampled == 3  # suggested again, not resampled
+    assert restored.suggest("e") is None  # b and d run: max_concurrent_trials reached
+    restored.on_trial_complete("d", {"val_accuracy": 0.8})
+    new = finish(restored, ["b"])  # Tune reruns b: already scored, it is not learned twice
+    assert restored.scores[net_key(b)] == 0.7 and restored.scores[net_key(c)] == 0.8
+    assert sorted(trained_once(restored)) == sorted(map(net_key, [a, b, c, *new]))
+
+
+def test_resume_counts_what_tune_recorded_when_the_searchers_state_is_behind(tmp_path: Path) -> None:
+    s = searcher(epsilon_schedule=[[1.0, 6]])
+    s.set_max_concurrency(2)
+    a = s.suggest("a")["net"]
+    saved = pickle.loads(pickle.dumps(s))  # the searcher's state, saved here
+    b = s.suggest("b")["net"]
+    s.on_trial_complete("a", {"val_accuracy": 0.6})
+    c = s.suggest("c")["net"]
+    # Tune's state is newer: a and b finished (Tune will not report them again), c running.
+    trials = [tune_trial("a", a, Trial.TERMINATED, 0.6, 0.5), tune_trial("b", b, Trial.TERMINATED, 0.7), tune_trial("c", c, Trial.RUNNING)]
+    restored = resume(tmp_path, saved, trials)
+    assert restored.sampled == 3 and restored.live == {"c"} and restored.running == {"c": (c, 1.0)}
+    assert restored.scores == {net_key(a): 0.6, net_key(b): 0.7}  # learned from Tune's records
+    new = finish(restored, ["c"])
+    assert sorted(trained_once(restored)) == sorted(map(net_key, [a, b, c, *new]))
+
+
 def test_cnn_builder_parameter_count_of_a_hand_checked_net() -> None:
     model = build_cnn(["C(64,3,1)", "P(2,2)", "FC(128)", "SM(10)"], (1, 8, 8))
     # conv 1*64*9 + 64 = 640; pool 8 -> 4; FC 64*4*4*128 + 128 = 131,200; SM 128*10 + 10 = 1,290.
@@ -270,8 +348,15 @@ def test_metaqnn_runs_under_the_performance_prediction_scheduler(tmp_path: Path)
     assert report["networks_sampled"] == 8 and report["networks_trained"] == len(summary["trials"])
 
 
-def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_network(tmp_path: Path) -> None:
-    """SIGKILL the driver mid-search; `rapid run --resume` goes on from the searcher's saved state."""
+def trial_nets(run: Path) -> dict[str, str]:
+    """Trial id -> the network it trained, for every trial that started in the run folder."""
+    params = {folder.name.removeprefix("trial_"): folder / "params.json" for folder in run.glob("trial_*")}
+    return {trial_id: net_key(json.loads(path.read_text())["net"]) for trial_id, path in params.items() if path.is_file()}
+
+
+def test_a_killed_metaqnn_sweep_resumes_and_trains_each_network_of_its_budget_once(tmp_path: Path) -> None:
+    """SIGKILL the driver mid-search; `rapid run --resume` goes on from the searcher's saved state,
+    reconciled with Tune's (either may be the newer one): no network is trained twice or lost."""
     args = [sys.executable, "-m", "rapid", "run", "jobs/metaqnn_digits.yaml", "--profile", "smoke",
             "--set", f"storage_path={tmp_path}", "--set", "num_samples=8",
             "--set", "search.options.epsilon_schedule=[[1.0, 8]]", "--set", "stop.iterations=3"]  # fmt: skip
@@ -293,14 +378,23 @@ def test_a_killed_metaqnn_sweep_resumes_with_its_q_table_and_never_retrains_a_ne
     assert not (run / "summary.json").exists()
     outcome = rapid("run", "--resume", str(run), env=embedded_env())
     assert outcome.returncode == 0, outcome.stderr
-    final = pickle.loads(sorted(run.glob("searcher-state-*.pkl"))[-1].read_bytes())
-    assert final["sampled"] == 8 and len(final["history"]) == 8
-    for key, accuracy in state["scores"].items():  # what was learned before the kill is still there
-        assert final["scores"][key] == accuracy
-    trained = [tuple(h["net"]) for h in final["history"] if h["trained"]]
-    assert len(trained) == len(set(trained))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished"
+    final = pickle.loads(sorted(run.glob("searcher-state-*.pkl"))[-1].read_bytes())
+    history = final["history"]
+    trained = [net_key(h["net"]) for h in history if h["trained"]]
+    assert final["sampled"] == len(history) == 8, "the whole budget was sampled"
+    assert len(trained) == len(set(trained)), "no network was trained twice"
+    assert {net_key(h["net"]) for h in history} == set(trained) and not final["running"], "every sampled network was trained"
+    for key, accuracy in state["scores"].items():  # what was learned before the kill is still there
+        assert final["scores"][key] == accuracy
+    assert {net_key(net) for net, _ in state["running"].values()} <= set(final["scores"]), "what ran at the kill was scored"
+    # Tune's side: one trial per network, each trained to the stop and scored by the searcher. A
+    # network the searcher scored from a trial that Tune's state lost was trained by that trial.
+    nets = trial_nets(run)
+    tune_nets = [nets[trial["trial_id"]] for trial in summary["trials"]]
+    assert len(tune_nets) == len(set(tune_nets)) and all(trial["iterations"] == 3 for trial in summary["trials"])
+    assert set(tune_nets) <= set(trained) <= set(nets.values())
 
 
 def test_recorded_curves_load_with_their_features() -> None:

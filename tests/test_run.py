@@ -6,12 +6,21 @@ import os
 import re
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import cv2
 import pytest
-from conftest import Head, embedded_env, rapid, results_of, rows, start_run, wait_for_checkpoints, wait_until
+from conftest import (
+    Head,
+    embedded_env,
+    rapid,
+    results_of,
+    rows,
+    start_run,
+    wait_for_checkpoints,
+    wait_for_recorded_checkpoint,
+    wait_until,
+)
 from ray.tune.experiment import Trial
 
 from rapid.platform import progress
@@ -56,7 +65,7 @@ def killed_and_resumed(ray_head: Head, tmp_path_factory: pytest.TempPathFactory)
     args = [*SMOKE, "--set", f"storage_path={storage}", "--set", "stop.env_steps=10240", "--set", f"checkpoint.every={every}"]
     driver = start_run(args, ray_head.env())
     run = wait_for_checkpoints(storage, "quickstart", 2, driver)
-    time.sleep(1.5)  # let Tune record the newest checkpoint in its experiment state
+    wait_for_recorded_checkpoint(run, driver)
     driver.send_signal(signal.SIGKILL)
     driver.wait(30)
     killed_at = max(rows(run)["iteration"])

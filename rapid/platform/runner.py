@@ -17,7 +17,7 @@ from rapid.platform.figures import POLICY_RETURNS, is_number
 from rapid.platform.plots import by_trial
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
-from rapid.platform.registry import TRAINABLES
+from rapid.platform.registry import SEARCHERS, TRAINABLES
 from rapid.platform.results import RunRecorder, best_value, draw_plots, group_summary, newest_value, write_summary
 from rapid.platform.rllib_config import episode_metrics
 from rapid.platform.run_dir import CHECKPOINTS, PLOTS, RunDir, uri_of
@@ -118,7 +118,9 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
         tune_config = tune.TuneConfig(
             metric=job.metric,
             mode=job.mode,
-            num_samples=job.num_samples,
+            # A searcher that ends the sweep itself counts its own budget: Tune's count of trials
+            # made is saved apart from its trials and, after a SIGKILL, may be ahead of them.
+            num_samples=-1 if SEARCHERS.entry(job.search.name).extra.get("ends_itself") else job.num_samples,
             max_concurrent_trials=job.max_concurrent_trials,
             search_alg=make_searcher(job),
             scheduler=make_scheduler(job),

@@ -5,15 +5,23 @@ until it picks a terminal layer; the trial trains that network, and its best val
 accuracy is the reward of the terminal transition. After every scored network the agent
 replays sampled trajectories from its memory, each updated from its last transition back to its
 first. A network sampled again is not trained again: its stored accuracy is reused.
+
+A SIGKILL can leave the searcher's saved state ahead of Tune's experiment state or behind it (see
+`reconcile`); at `rapid run --resume` the searcher takes Tune's trials as the truth, so no network
+is trained twice or lost.
 """
 
+import glob
 import json
+import os
 import pickle
 import statistics
 from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict
+from ray.tune.execution.tune_controller import TuneController
+from ray.tune.experiment import Trial
 from ray.tune.search import Searcher
 
 from rapid.platform.run_dir import RunDir, storage_uri
@@ -55,6 +63,22 @@ def net_key(net: list[str]) -> str:
     return ", ".join(net)
 
 
+def tune_trials(checkpoint_dir: str) -> list[Trial]:
+    """The trials of the newest experiment state in `checkpoint_dir`: the file Tune resumes from (it
+    copies the run folder's states there before it restores the searcher from the same folder)."""
+    paths = glob.glob(os.path.join(checkpoint_dir, TuneController.CKPT_FILE_TMPL.format("*")))
+    if not paths:
+        return []
+    with open(max(paths)) as file:
+        trial_data = json.load(file)["trial_data"]
+    trials = []
+    for trial_state, run_metadata in trial_data:
+        trial = Trial.from_json_state(trial_state, stub=True)
+        trial.restore_run_metadata(run_metadata)
+        trials.append(trial)
+    return trials
+
+
 class MetaQNNSearcher(Searcher):
     """Suggests `{"net": [...layers], "epsilon": e}`; the trainable (`cnn`) trains the net."""
 
@@ -70,6 +94,9 @@ class MetaQNNSearcher(Searcher):
         self.running: dict[str, tuple[list[str], float]] = {}  # trial id -> (network, epsilon)
         self.best_seen: dict[str, float] = {}  # trial id -> best metric reported so far
         self.waiting: dict[str, list[float]] = {}  # network -> epsilons of samples waiting for its running trial
+        self.requeued: list[tuple[list[str], float]] = []  # suggested networks whose trial Tune lost: suggest them first
+        self.live: set[str] = set()  # trials Tune runs or will run (suggested or resumed, not complete)
+        self.max_concurrent: int | None = None
         self.rng = np.random.default_rng(self.settings.seed)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
@@ -77,6 +104,13 @@ class MetaQNNSearcher(Searcher):
         self._metric, self._mode = self._metric or metric, self._mode or mode
         channels_size, classes = dataset_shape(config.get("dataset", "digits"))
         self.rules = Rules(self.settings.space, channels_size[-1], classes)
+        return True
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """The searcher limits its live trials itself: Tune's ConcurrencyLimiter keeps its own list of
+        them in yet another separately saved file, which after a SIGKILL can hold trials Tune lost
+        (slots taken for good) or miss trials Tune resumes (their results never reach the searcher)."""
+        self.max_concurrent = max_concurrent
         return True
 
     def epsilon(self) -> float:
@@ -107,6 +141,10 @@ class MetaQNNSearcher(Searcher):
         return full_net(actions)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        if self.max_concurrent is not None and len(self.live) >= self.max_concurrent:
+            return None
+        if self.requeued:
+            return self._start(trial_id, *self.requeued.pop(0))
         while self.sampled < self.settings.networks:
             epsilon = self.epsilon()
             net = self.sample_net(epsilon)
@@ -118,9 +156,13 @@ class MetaQNNSearcher(Searcher):
                 self.waiting[key].append(epsilon)
             else:
                 self.waiting[key] = []
-                self.running[trial_id] = (net, epsilon)
-                return {"net": net, "epsilon": epsilon}
+                return self._start(trial_id, net, epsilon)
         return Searcher.FINISHED
+
+    def _start(self, trial_id: str, net: list[str], epsilon: float) -> dict[str, Any]:
+        self.running[trial_id] = (net, epsilon)
+        self.live.add(trial_id)
+        return {"net": net, "epsilon": epsilon}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         value = result.get(self._metric)
@@ -131,6 +173,7 @@ class MetaQNNSearcher(Searcher):
         """The reward is the best validation accuracy the trial reported; a failed trial scores nothing."""
         if result is not None:
             self.on_trial_result(trial_id, result)
+        self.live.discard(trial_id)
         if error or trial_id not in self.running or trial_id not in self.best_seen:
             return  # a failed trial keeps its network: `rapid run --resume` may rerun it and score it then
         net, epsilon = self.running.pop(trial_id)
@@ -193,3 +236,37 @@ class MetaQNNSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as file:
             self.__dict__.update(pickle.load(file))
+
+    def restore_from_dir(self, checkpoint_dir: str) -> None:
+        super().restore_from_dir(checkpoint_dir)
+        self.reconcile(tune_trials(checkpoint_dir))
+
+    def reconcile(self, trials: list[Trial]) -> None:
+        """Make the restored state agree with the trials Tune restored.
+
+        Tune saves its experiment state and then this searcher's state into a staging folder, and a
+        background thread copies the folder into the run folder file by file, while the next save may
+        already be rewriting it (TuneController.save_to_dir, _ExperimentCheckpointManager.
+        sync_up_experiment_state). A SIGKILL can therefore leave either file ahead of the other. Tune
+        resumes exactly the trials of its own state, so those are the truth: a network suggested for a
+        trial Tune lost is suggested again (not dropped); a trial this state never heard of is counted
+        as sampled (not suggested again); a finished trial's best result, which Tune will not report
+        again, is learned now; and the live trials are those Tune will run."""
+        known = {trial.trial_id for trial in trials}
+        for trial_id in [t for t in self.running if t not in known]:
+            self.requeued.append(self.running.pop(trial_id))
+            self.best_seen.pop(trial_id, None)
+        self.live = set()
+        for trial in trials:
+            net, epsilon = trial.config["net"], trial.config["epsilon"]
+            best = trial.metric_analysis.get(self._metric, {}).get("max")
+            if best is not None:
+                self.best_seen[trial.trial_id] = max(self.best_seen.get(trial.trial_id, -np.inf), best)
+            if trial.trial_id not in self.running and net_key(net) not in self.scores and net_key(net) not in self.waiting:
+                self.sampled += 1
+                self.waiting[net_key(net)] = []
+                self.running[trial.trial_id] = (net, epsilon)
+            if trial.status == Trial.TERMINATED:
+                self.on_trial_complete(trial.trial_id)
+            else:
+                self.live.add(trial.trial_id)

@@ -80,6 +80,7 @@ def register_sweep_plugins() -> None:
         "MetaQNN: Q-learning designs CNNs layer by layer for the cnn trainable",
         suggestion=metaqnn_suggestion,
         check_sweep=check_metaqnn_sweep,
+        ends_itself=True,  # FINISHED after num_samples networks, counted in its own state
     )
     SCHEDULERS.add(
         "performance_prediction",
