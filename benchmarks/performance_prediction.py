@@ -1,4 +1,4 @@
-"""Learning-curve performance prediction on the recorded curves of ../shared/data/learning_curves/.
+"""Learning-curve performance prediction on the recorded curves of data/learning_curves/.
 
 1. R^2 of the predicted final value after 25% of the epochs, for each file and regressor: fitted
    on 100 fully trained networks (as in the paper), tested on all the others.
@@ -24,7 +24,7 @@ from common import ROOT, last_per_trial, run_rapid
 from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.performance_prediction import REGRESSORS, CurvePredictor
 
-CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
+CURVES = ROOT / "data" / "learning_curves"
 JOB = ROOT / "jobs" / "early_stop_replay.yaml"
 # file -> the job's profile for it
 FILES = {"metaqnn_cifar10.csv": None, "deep_resnets_cifar10.csv": "resnets", "lstm_ptb.csv": "lstm"}

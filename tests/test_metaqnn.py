@@ -24,7 +24,7 @@ from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.metaqnn_searcher import MetaQNNSearcher, net_key
 from rapid.sweeps.metaqnn_space import Layer, Rules, StateSpace, parse_layer
 
-CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
+CURVES = ROOT / "data" / "learning_curves"
 
 
 def rules(size: int = 32, **space: object) -> Rules:

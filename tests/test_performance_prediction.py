@@ -18,7 +18,7 @@ from rapid.sweeps.performance_prediction import (
     curve_features,
 )
 
-CURVES = ROOT.parent / "shared" / "data" / "learning_curves"
+CURVES = ROOT / "data" / "learning_curves"
 
 
 def test_curve_features_on_a_known_curve() -> None:

@@ -1,5 +1,6 @@
 """Job spec: every bad input is one clear error naming file, key, expectation; profiles and --set work."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -301,3 +302,23 @@ def test_misspelt_required_key_is_pointed_out(tmp_path: Path) -> None:
     assert "env: required key is missing ('envv' looks like a misspelling of it)" in message
     message = error_of(write(tmp_path, GOOD.replace("kind:", "kinnd:")))
     assert "('kinnd' looks like a misspelt kind)" in message
+
+
+def test_data_that_lives_on_the_cluster_is_noted_by_validate_and_refused_by_run(tmp_path: Path) -> None:
+    outcome = rapid("validate", "jobs/metaqnn_cifar10.yaml", "--profile", "smoke")
+    assert outcome.returncode == 0, outcome.stderr
+    assert "note: sweep 'metaqnn_cifar10': config.data_dir: dataset cifar10 needs" in outcome.stdout
+    assert "`rapid run` checks it where the job runs" in outcome.stdout
+    outcome = rapid("run", "jobs/metaqnn_cifar10.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}")
+    assert outcome.returncode == 2 and "config.data_dir: dataset cifar10 needs" in outcome.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_repository_reads_no_data_from_outside_itself() -> None:
+    """A clone runs every shipped job: no tracked file names a folder beside the repository."""
+    outside = "/".join(("..", "shared"))
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix in (".py", ".yaml", ".toml", ".md", ".txt", ".cfg") or path.name in ("Makefile", "Dockerfile"):
+            assert outside not in path.read_text(), name

@@ -68,7 +68,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from rapid.platform.preflight import preflight
+    from rapid.platform.preflight import data_elsewhere_note, preflight
     from rapid.platform.spec_file import load_spec, profiles_of
 
     failed = checked = 0
@@ -84,8 +84,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             label = f"{path} --profile {profile}" if profile else str(path)
             try:
                 loaded = load_spec(path, profile, args.overrides)
-                preflight(loaded.job, path)
+                preflight(loaded.job, path, data_here=False)
                 print(f"ok  {label}  ({loaded.job.kind} '{loaded.job.name}')")
+                for note in data_elsewhere_note(loaded.job):
+                    print(f"    note: {note}")
             except RapidError as err:
                 print(f"bad {f'(--profile {profile}) ' if profile else ''}{err}", file=sys.stderr)
                 failed += 1
@@ -112,10 +114,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    from rapid.platform.preflight import data_elsewhere_note
     from rapid.platform.spec_file import load_spec
     from rapid.platform.submit import submit
 
     loaded = load_spec(args.spec, args.profile, args.overrides)
+    for note in data_elsewhere_note(loaded.job):
+        print(f"note: {note}")
     submit(loaded, args.address, follow=args.follow, wheels=args.wheels)
     return 0
 

@@ -169,9 +169,6 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
         return rllib_trial_resources(rllib_body(job), f"job '{job.name}'")
     make_searcher(job)
     make_scheduler(job)
-    check_data = TRAINABLES.entry(job.trainable).extra.get("check_data")
-    if check_data is not None:
-        check_data(sample_trial_config(job), f"sweep '{job.name}'")
     if TRAINABLES.get(job.trainable) is RLlibJobTrainable:
         body = sample_trial_config(job)
         trial_job = RLlibJob.model_validate({"name": job.name, **body})
@@ -183,20 +180,47 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     return None
 
 
-def preflight(job: Job, source: str | Path) -> dict[str, dict[str, float]]:
+def _jobs(job: Job) -> list[Job]:
+    return [load_stage(stage).job for stage in job.stages] if isinstance(job, PipelineJob) else [job]
+
+
+def missing_data(job: Job) -> list[str]:
+    """What the trainables' data checks find missing on this machine (the CIFAR-10 files of a
+    sweep that reads them from the cluster's disk), one sentence each."""
+    found = []
+    for each in _jobs(job):
+        check = TRAINABLES.entry(each.trainable).extra.get("check_data") if isinstance(each, SweepJob) else None
+        try:
+            if check is not None:
+                check(sample_trial_config(each), f"sweep '{each.name}'")
+        except RapidError as err:
+            found.append(str(err))
+    return found
+
+
+def preflight(job: Job, source: str | Path, data_here: bool = True) -> dict[str, dict[str, float]]:
     """Check the job (every stage of a pipeline) without a cluster; returns what one trial of
     each job reserves, for `check_cluster` once Ray is up. Errors name `source`, the spec file
-    or run folder the job came from."""
-    jobs = [load_stage(stage).job for stage in job.stages] if isinstance(job, PipelineJob) else [job]
+    or run folder the job came from. `data_here`: the job runs here, so its data must be here too
+    (`rapid run`); `rapid validate` and `rapid submit` only say what is missing (`missing_data`)."""
     needs = {}
-    for each in jobs:
+    for each in _jobs(job):
         try:
             need = trial_resources(each)
         except RapidError as err:
             raise RapidError(f"{source}: {err}") from None
         if need:
             needs[each.name] = need
+    missing = missing_data(job) if data_here else []
+    if missing:
+        raise RapidError(f"{source}: {missing[0]}")
     return needs
+
+
+def data_elsewhere_note(job: Job) -> list[str]:
+    """For `rapid validate` and `rapid submit`: the data this machine lacks, to be checked where the job runs."""
+    return [f"{problem}: not on this machine; `rapid run` checks it where the job runs and refuses if it is missing there"
+            for problem in missing_data(job)]
 
 
 def check_cluster(needs: dict[str, dict[str, float]]) -> None:

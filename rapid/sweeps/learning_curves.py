@@ -1,4 +1,4 @@
-"""Recorded learning curves (`../shared/data/learning_curves/`) and the trainable that replays them.
+"""Recorded learning curves (`data/learning_curves/`) and the trainable that replays them.
 
 A scheduler is judged on how many epochs it spends and whether it keeps the best trial. On
 recorded curves of real trained networks that takes seconds instead of GPU-days: each trial
