@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
+from rapid.platform.run_dir import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def run_rapid(spec: Path, overrides: list[str], storage: str, job: str, profile:
         raise SystemExit(f"{' '.join(args[1:])} exited {done.returncode}:\n{done.stderr[-4000:]}")
     wall = time.time() - start
     newest = sorted(Path(storage, job).iterdir())[-1]
-    table = pq.read_table(newest / "metrics.parquet").to_pydict()
+    table = read_metrics(newest)
     return {"env_steps": table.get("env_steps", [None])[-1], "train_s": sum(table["iteration_s"]), "wall_s": wall, "table": table}
 
 

@@ -47,12 +47,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 from common import ROOT, run_baseline, run_rapid
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rapid.platform.figures import is_number
 from rapid.platform.registry import ENVS
+from rapid.platform.run_dir import read_metrics
 from rapid.platform.spec_file import load_spec
 from rapid.training.her.buffer import goal_layout
 
@@ -184,7 +184,7 @@ def finished_run(run_dir: Path) -> tuple[str, str, dict]:
         figures = json.loads(progress.read_text())
         return run_dir.name.removeprefix("sb3_"), "sb3_her", {**figures, "env_steps": figures["curve"][-1][0]}
     job = load_spec(run_dir / "spec.yaml").job
-    table = pq.read_table(run_dir / "metrics.parquet").to_pydict()
+    table = read_metrics(run_dir)
     arm = ("rapid_her" if job.her else "rapid_no_her") + (f"_random{job.random_actions:g}" if job.random_actions else "")
     figures = {"curve": rapid_success_curve(table), "train_s": sum(table["iteration_s"]), "env_steps": table["env_steps"][-1]}
     return job.env, arm, figures

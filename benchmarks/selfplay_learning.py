@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import ray
 import yaml
 from common import ROOT, run_rapid
@@ -37,6 +36,7 @@ from common import ROOT, run_rapid
 from rapid.platform.evaluate import policy_returns
 from rapid.platform.initial_weights import MODULE_WEIGHTS
 from rapid.platform.rllib_config import build_algorithm_config, register_env
+from rapid.platform.run_dir import read_metrics
 from rapid.platform.spec_file import load_spec
 from rapid.training.league import snapshot_name
 
@@ -142,7 +142,7 @@ def main() -> None:
             if run is None:
                 run_rapid(SPEC, [*overrides, f"seed={seed}"], storage, "multiagent_selfplay")
                 run = sorted(Path(storage, "multiagent_selfplay").iterdir())[-1]
-            table = pq.read_table(run / "metrics.parquet").to_pydict()
+            table = read_metrics(run)
             ray.init(address="local", num_cpus=2, include_dashboard=False)
             try:
                 figures = play(run, seed, episodes)

@@ -21,6 +21,8 @@ from typing import TypeVar
 
 import pytest
 
+from rapid.platform.run_dir import read_metrics
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
@@ -159,9 +161,8 @@ def results_of(storage: Path, job: str) -> list[Path]:
 
 def rows(run: Path) -> dict[str, list]:
     """A run's metrics.parquet as columns."""
-    import pyarrow.parquet as pq
 
-    return pq.read_table(run / "metrics.parquet").to_pydict()
+    return read_metrics(run)
 
 
 def start_run(args: list[str], env: dict[str, str]) -> subprocess.Popen:

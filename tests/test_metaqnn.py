@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pytest
 import scipy.io
 from conftest import ROOT, embedded_env, rapid, results_of, wait_until
 from ray.tune.experiment import Trial
 
+from rapid.platform.run_dir import read_metrics
 from rapid.sweeps.cnn import build_cnn, dropout_rates, parameter_count
 from rapid.sweeps.image_datasets import load_dataset, missing_files, validation_split
 from rapid.sweeps.learning_curves import load_curves
@@ -328,7 +328,7 @@ def test_a_tiny_metaqnn_digits_sweep_runs_three_trials_and_reports_by_epsilon(tm
     assert set(summary["groups"]) == {"epsilon=1.0", "epsilon=0.5"}
     Rules(StateSpace(max_depth=8), 8, 10).trajectory(summary["best_config"]["net"])
     assert 0.1 < summary["metric_best"] <= 1.0
-    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    table = read_metrics(run)
     assert {"val_accuracy", "num_params", "depth", "lr", "restarts"} <= set(table)
     assert (run / "plots" / "val_accuracy_by_epsilon.png").is_file()
     report = json.loads((run / "metaqnn_report.json").read_text())  # the searcher's, repeats included

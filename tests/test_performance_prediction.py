@@ -5,11 +5,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from conftest import ROOT, embedded_env, rapid, results_of
 from ray.tune.schedulers import AsyncHyperBandScheduler
 
+from rapid.platform.run_dir import read_metrics
 from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.performance_prediction import (
     CurvePredictor,
@@ -112,7 +112,7 @@ def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and len(summary["trials"]) == 80
     assert summary["trial_iterations_total"] < 80 * 20
-    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    table = read_metrics(run)
     full = {int(r) for r, i in zip(table["row"], table["iteration"], strict=True) if i == 20}
     curves = load_curves(CURVES / "metaqnn_cifar10.csv")
     assert int(np.argmax(curves.values[:80, -1])) in full
@@ -141,7 +141,7 @@ def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path:
     (run,) = results_of(tmp_path, "early_stop_replay")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and len(summary["trials"]) == 80
-    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    table = read_metrics(run)
     ran: dict[int, int] = {}
     for row, epoch in zip(table["row"], table["iteration"], strict=True):
         ran[int(row)] = max(ran.get(int(row), 0), epoch)

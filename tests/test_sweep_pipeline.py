@@ -4,9 +4,10 @@ import json
 import pickle
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import torch
 from conftest import ROOT, Head, embedded_env, rapid, results_of
+
+from rapid.platform.run_dir import read_metrics
 
 
 def test_sweep_runs_each_grid_point_and_names_the_best(ray_head: Head, tmp_path: Path) -> None:
@@ -23,7 +24,7 @@ def test_sweep_runs_each_grid_point_and_names_the_best(ray_head: Head, tmp_path:
     lrs = {json.loads((trial / "params.json").read_text())["job"]["training"]["lr"] for trial in run.glob("trial_*")}
     assert all(1e-4 <= lr <= 1e-3 for lr in lrs)
     assert summary["best_config"]["job"]["training"]["lr"] in lrs
-    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    table = read_metrics(run)
     assert len(set(table["trial_id"])) == 2
     assert (run / "plots" / "episode_return_mean.png").is_file()
 
@@ -36,7 +37,7 @@ def test_a_grouped_sweep_reports_each_groups_mean_and_spread(tmp_path: Path) -> 
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["groups"]) == {'her={"k": 4, "strategy": "future"}', "her=null"}
     assert all(g["trials"] == 1 and 0.0 <= g["min"] <= g["mean"] <= g["max"] <= 1.0 for g in summary["groups"].values())
-    table = pq.read_table(run / "metrics.parquet").to_pydict()
+    table = read_metrics(run)
     assert set(table["group"]) == set(summary["groups"])
     assert (run / "plots" / "evaluation_env_runners_success_rate_by_her.png").stat().st_size > 10_000
 

@@ -15,7 +15,7 @@ def plot_runs(run_dirs: list[str], metric: str | None = None, out: str | None = 
         run = RunDir(storage_uri(run_dir))
         job = load_run_job(run)
         metric = metric or job.metric
-        rows = run.read_rows()
+        rows = run.current_rows()
         if not rows:
             raise RapidError(f"{run_dir}: no metrics.parquet yet (the run has not finished an iteration)")
         if not any(metric in r for r in rows):

@@ -1,4 +1,4 @@
-"""The Tune callback that keeps a run's folder current: metrics.parquet each iteration, plots every few seconds."""
+"""The Tune callback that keeps a run's folder current: a part of metrics.parquet/ every few seconds, plots every 30."""
 
 import json
 import math
@@ -10,36 +10,34 @@ from ray.tune import Callback
 
 from rapid.platform.figures import is_number, row_from_tune_result
 from rapid.platform.plots import GROUP, group_trials, run_plots
-from rapid.platform.run_dir import PLOTS, SUMMARY, RunDir
+from rapid.platform.run_dir import PLOTS, SUMMARY, CurrentRows, RunDir
 
 PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
-# metrics.parquet is rewritten whole: a sweep of 1,000 short trials reports hundreds of rows a second.
-WRITE_EVERY_S = 1.0
-# Both grow with the rows (0.19 s to write and 0.8 s to plot 10,000 rows on a laptop core): each
-# waits at least this many times its last duration, so a long run spends under 5% of a core on them.
+# A part file of metrics.parquet/ per flush: this often, and at every checkpoint and the end.
+WRITE_EVERY_S = 5.0
+# Plotting grows with the rows (0.8 s for 10,000 rows on a laptop core): it waits at least this
+# many times its last duration, so a long run spends under 5% of a core on it.
 COST_FACTOR = 20.0
 
 
 class RunRecorder(Callback):
-    """Appends a row per trial iteration and redraws plots; on resume it continues the same rows."""
+    """Adds a row per trial iteration, flushed as part files, and redraws plots; on resume it
+    continues the same rows."""
 
     def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> None:
         self.run, self.job, self.metric, self.figures, self.group_by = run, job, metric, figures, group_by
-        self.rows = run.read_rows()
-        self._last_iteration = {r.get("trial_id"): r.get("iteration", 0) for r in self.rows}
+        self.current = CurrentRows(run.read_rows())
+        self._unwritten: list[dict[str, Any]] = []
         self._plotted_at = self._written_at = 0.0
-        self._plot_every, self._write_every = PLOT_EVERY_S, WRITE_EVERY_S
+        self._plot_every = PLOT_EVERY_S
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         row = row_from_tune_result(result)
         if self.group_by is not None:
             row[GROUP] = group_label(result.get("config", {}), self.group_by)
-        # A trial restored from a checkpoint repeats the iterations after it: the new rows win.
-        if row["iteration"] <= self._last_iteration.get(row["trial_id"], 0):
-            self.rows = [r for r in self.rows if r.get("trial_id") != row["trial_id"] or r.get("iteration", 0) < row["iteration"]]
-        self._last_iteration[row["trial_id"]] = row["iteration"]
-        self.rows.append(row)
-        if time.monotonic() - self._written_at > self._write_every:
+        self.current.add(row)
+        self._unwritten.append(row)
+        if time.monotonic() - self._written_at > WRITE_EVERY_S:
             self.write()
         if time.monotonic() - self._plotted_at > self._plot_every:
             self.draw()
@@ -51,14 +49,14 @@ class RunRecorder(Callback):
         self.write()
 
     def write(self) -> None:
-        start = time.monotonic()
-        self.run.write_rows(self.rows)
+        """The rows since the last flush, as one more part file (readers replay `add_row` over them)."""
+        self.run.append_rows(self._unwritten)
+        self._unwritten = []
         self._written_at = time.monotonic()
-        self._write_every = max(WRITE_EVERY_S, COST_FACTOR * (self._written_at - start))
 
     def draw(self) -> None:
         start = time.monotonic()
-        draw_plots(self.run, self.rows, self.job, self.metric, self.figures, self.group_by)
+        draw_plots(self.run, self.current.rows, self.job, self.metric, self.figures, self.group_by)
         self._plotted_at = time.monotonic()
         self._plot_every = max(PLOT_EVERY_S, COST_FACTOR * (self._plotted_at - start))
 

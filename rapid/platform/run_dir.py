@@ -2,7 +2,8 @@
 
 Files are written whole or not at all: each goes to a temporary name first and is then
 moved over the real one, so a crash never leaves half a parquet file or plot under the real
-name (at worst a stray *.tmp file beside it).
+name (at worst a stray *.tmp file beside it). metrics.parquet is a folder of part files, one
+per flush, that pyarrow and `read_metrics` read as one table.
 """
 
 import io
@@ -37,6 +38,24 @@ def uri_of(filesystem: pafs.FileSystem, path: str) -> str:
 def storage_uri(storage_path: str) -> str:
     """An absolute URI: local paths are made absolute from the current folder."""
     return storage_path if "://" in storage_path else str(Path(storage_path).expanduser().resolve())
+
+
+class CurrentRows:
+    """A run's rows as they stand. A trial restored from a checkpoint repeats the iterations after
+    it: its rows from there on are dropped when the first repeat arrives, and the new ones win."""
+
+    def __init__(self, written: list[dict[str, Any]] = ()) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self._last: dict[Any, float] = {}
+        for row in written:
+            self.add(row)
+
+    def add(self, row: dict[str, Any]) -> None:
+        trial, iteration = row.get("trial_id"), row.get("iteration", 0)
+        if iteration <= self._last.get(trial, 0):
+            self.rows = [r for r in self.rows if r.get("trial_id") != trial or r.get("iteration", 0) < iteration]
+        self._last[trial] = iteration
+        self.rows.append(row)
 
 
 class RunDir:
@@ -96,19 +115,34 @@ class RunDir:
     def write_yaml(self, relative: str, data: dict[str, Any]) -> None:
         self.write_bytes(relative, yaml.safe_dump(data, sort_keys=False).encode())
 
-    def write_rows(self, rows: list[dict[str, Any]]) -> None:
-        """metrics.parquet: one row per trial iteration."""
+    def _parts(self) -> list[str]:
+        """metrics.parquet/'s part files, in the order they were written."""
+        selector = pafs.FileSelector(f"{self.root}/{METRICS}", allow_not_found=True)
+        names = [info.base_name for info in self.fs.get_file_info(selector) if info.base_name.endswith(".parquet")]
+        return sorted(names)
+
+    def append_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Add one part file to metrics.parquet/: the rows since the last one. Nothing is rewritten,
+        so it works where objects cannot be appended to (s3://), and a kill loses at most this part."""
+        if not rows:
+            return
         # Columns are the union over rows: a metric that first appears late (evaluation, a
         # workload metric after the first episode) is a column too, null where it was absent.
         columns = list(dict.fromkeys(key for row in rows for key in row))
         sink = io.BytesIO()
         pq.write_table(pa.Table.from_pydict({c: [row.get(c) for row in rows] for c in columns}), sink)
-        self.write_bytes(METRICS, sink.getvalue())
+        parts = self._parts()
+        number = int(parts[-1].split("-")[1].split(".")[0]) + 1 if parts else 0
+        self.write_bytes(f"{METRICS}/part-{number:06d}.parquet", sink.getvalue())
+
+    def current_rows(self) -> list[dict[str, Any]]:
+        """The run's rows as they stand (`CurrentRows`): what plots, summaries and `rapid plot` read."""
+        return CurrentRows(self.read_rows()).rows
 
     def read_rows(self) -> list[dict[str, Any]]:
-        if not self.exists(METRICS):
-            return []
-        return pq.read_table(io.BytesIO(self.read_bytes(METRICS))).to_pylist()
+        """Every row of metrics.parquet/, its parts in order (their columns unified), as written."""
+        tables = [pq.read_table(io.BytesIO(self.read_bytes(f"{METRICS}/{part}"))) for part in self._parts()]
+        return pa.concat_tables(tables, promote_options="permissive").to_pylist() if tables else []
 
     def checkpoints(self) -> list[str]:
         """Checkpoint folders of every trial, oldest first, as paths within this filesystem."""
@@ -119,3 +153,11 @@ class RunDir:
             if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_")
         ]
         return sorted(found, key=lambda p: (p.rsplit("/", 1)[-1], p))
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, list[Any]]:
+    """A run's metrics as columns (each row one trial iteration; a resumed trial's repeated
+    iterations replaced by the newer ones), for scripts and notebooks."""
+    rows = RunDir(storage_uri(str(run_dir))).current_rows()
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return {c: [row.get(c) for row in rows] for c in columns}

@@ -138,7 +138,7 @@ def run_tune_job(job: TuneJob, run: RunDir, restore: bool = False) -> dict[str, 
     else:
         tuner = _new_tuner(job, run, trainable, space)
     results = tuner.fit()
-    rows = run.read_rows()
+    rows = run.current_rows()
     summary = _summary(job, run, rows, results)
     write_summary(run, summary)  # before the plots: a stopped job's driver may have seconds left
     draw_plots(run, rows, job.name, job.metric, _figures(job), _group_by(job))

@@ -1,0 +1,43 @@
+"""metrics.parquet grows by part files: each flush adds one, written atomically; read back as one
+table whose late columns are null before they appear, and a resumed trial's repeats win."""
+
+import math
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+from rapid.platform.run_dir import METRICS, CurrentRows, RunDir, read_metrics
+
+
+def test_part_files_read_back_as_one_table_with_late_columns(tmp_path: Path) -> None:
+    run = RunDir(str(tmp_path / "run"))
+    run.append_rows([{"trial_id": "a", "iteration": 1, "loss": 0.5}])
+    run.append_rows([{"trial_id": "a", "iteration": 2, "loss": 0.4, "evaluation/return": 7.0}])
+    run.append_rows([])  # a flush with nothing new writes nothing
+    parts = sorted((tmp_path / "run" / METRICS).iterdir())
+    assert [p.name for p in parts] == ["part-000000.parquet", "part-000001.parquet"]
+    columns = read_metrics(tmp_path / "run")
+    assert columns["iteration"] == [1, 2] and columns["loss"] == [0.5, 0.4]
+    assert columns["evaluation/return"][0] is None and columns["evaluation/return"][1] == 7.0
+    # Any parquet reader takes the folder as one dataset too.
+    table = ds.dataset(tmp_path / "run" / METRICS, format="parquet").to_table()
+    assert table.num_rows == 2
+
+
+def test_a_flush_killed_midway_loses_only_itself(tmp_path: Path) -> None:
+    run = RunDir(str(tmp_path / "run"))
+    run.append_rows([{"trial_id": "a", "iteration": 1, "loss": 0.5}])
+    # What a SIGKILL during the next write leaves: its temporary file, never renamed.
+    (tmp_path / "run" / METRICS / "part-000001.parquet.0f0f.tmp").write_bytes(b"PAR1 half a file")
+    assert read_metrics(tmp_path / "run")["iteration"] == [1]
+    run.append_rows([{"trial_id": "a", "iteration": 2, "loss": 0.4}])
+    assert read_metrics(tmp_path / "run")["iteration"] == [1, 2]
+
+
+def test_a_restored_trials_repeated_iterations_replace_the_old_ones() -> None:
+    written = [{"trial_id": "a", "iteration": i, "loss": 1.0} for i in (1, 2, 3)]
+    written += [{"trial_id": "b", "iteration": 1, "loss": 9.0}, {"trial_id": "a", "iteration": 3, "loss": math.pi}]
+    rows = CurrentRows(written).rows
+    assert [(r["trial_id"], r["iteration"], r["loss"]) for r in rows] == [
+        ("a", 1, 1.0), ("a", 2, 1.0), ("b", 1, 9.0), ("a", 3, math.pi),
+    ]
