@@ -41,3 +41,14 @@ def test_a_restored_trials_repeated_iterations_replace_the_old_ones() -> None:
     assert [(r["trial_id"], r["iteration"], r["loss"]) for r in rows] == [
         ("a", 1, 1.0), ("a", 2, 1.0), ("b", 1, 9.0), ("a", 3, math.pi),
     ]
+
+
+def test_a_run_from_before_part_files_reads_and_grows(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "run").mkdir()
+    pq.write_table(pa.table({"trial_id": ["a"], "iteration": [1]}), tmp_path / "run" / METRICS)
+    run = RunDir(str(tmp_path / "run"))
+    run.append_rows([{"trial_id": "a", "iteration": 2}])
+    assert read_metrics(tmp_path / "run")["iteration"] == [1, 2]

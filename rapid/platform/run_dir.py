@@ -116,8 +116,16 @@ class RunDir:
         self.write_bytes(relative, yaml.safe_dump(data, sort_keys=False).encode())
 
     def _parts(self) -> list[str]:
-        """metrics.parquet/'s part files, in the order they were written."""
-        selector = pafs.FileSelector(f"{self.root}/{METRICS}", allow_not_found=True)
+        """metrics.parquet/'s part files, in the order they were written. A run from before part files
+        kept one metrics.parquet file: it becomes the first part, so such a run reads and resumes."""
+        target = f"{self.root}/{METRICS}"
+        moving = f"{target}.before-parts"  # two renames, each atomic: a kill between them loses nothing
+        if self.fs.get_file_info(target).type == pafs.FileType.File:
+            self.fs.move(target, moving)
+        if self.fs.get_file_info(moving).type == pafs.FileType.File:
+            self.fs.create_dir(target, recursive=True)
+            self.fs.move(moving, f"{target}/part-000000.parquet")
+        selector = pafs.FileSelector(target, allow_not_found=True)
         names = [info.base_name for info in self.fs.get_file_info(selector) if info.base_name.endswith(".parquet")]
         return sorted(names)
 
