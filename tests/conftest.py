@@ -42,6 +42,7 @@ class Head:
     metrics_url: str
     token_file: Path
     process: subprocess.Popen
+    temp_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment of a client that joins this cluster with its token."""
@@ -102,7 +103,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
          f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=true"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
     )
-    head = Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", f"http://127.0.0.1:{metrics}/metrics", token_file, process)
+    head = Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard}", f"http://127.0.0.1:{metrics}/metrics", token_file, process, Path(temp_dir))
     try:
         url = f"{head.dashboard_url}/api/version"
         wait_until(lambda: _answers(url), f"no answer from {url}", 90)

@@ -3,11 +3,14 @@
 import json
 import os
 import re
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Head, rapid, results_of, wait_for_status, wait_until
+from conftest import Head, free_port, rapid, results_of, wait_for_status, wait_until
+
+from rapid.platform import prometheus
 
 
 def submit_env(head: Head, home: Path, **extra: str) -> dict[str, str]:
@@ -88,7 +91,7 @@ def test_gauges_reach_the_prometheus_endpoint_and_stop_ends_the_job(ray_head: He
         for gauge in ("ray_rapid_env_steps{", "ray_rapid_env_steps_per_s{", "ray_rapid_episode_return_mean{"):
             assert gauge in text, gauge
         line = next(x for x in text.splitlines() if x.startswith("ray_rapid_env_steps{"))
-        assert 'job="quickstart"' in line and float(line.rsplit(" ", 1)[1]) > 0
+        assert 'job_name="quickstart"' in line and float(line.rsplit(" ", 1)[1]) > 0
     finally:
         stopped = rapid("stop", job_id, "--address", ray_head.dashboard_url, env=env)
     assert stopped.returncode == 0 and "stop requested" in stopped.stdout
@@ -98,6 +101,34 @@ def test_gauges_reach_the_prometheus_endpoint_and_stop_ends_the_job(ray_head: He
     assert "quickstart: stopped" in logs and "SIGTERM received" not in logs
     (run,) = results_of(tmp_path, "quickstart")
     assert json.loads((run / "summary.json").read_text())["status"] == "stopped"
+
+
+def prometheus_values(url: str, query: str) -> dict[str, float]:
+    """trial -> value of an instant query against a real Prometheus's HTTP API."""
+    answer = json.loads(scrape(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"))
+    assert answer["status"] == "success", answer
+    return {r["metric"]["trial"]: float(r["value"][1]) for r in answer["data"]["result"]}
+
+
+def test_a_sweeps_gauges_reach_the_prometheus_that_cluster_up_starts(ray_head: Head, tmp_path: Path) -> None:
+    """The curve-replay sweep (a Tune trainable with no gauge code of its own) seen through
+    Prometheus, started as `make cluster-up` starts it, on Ray's generated scrape config."""
+    process, url = prometheus.start(ray_head.temp_dir, free_port(), tmp_path / "prometheus")
+    env = submit_env(ray_head, tmp_path, RAY_AUTH_TOKEN=ray_head.token_file.read_text().strip())
+    outcome = rapid("submit", "jobs/early_stop_replay.yaml", "--set", f"storage_path={tmp_path}",
+                    "--address", ray_head.dashboard_url, env=env)
+    job_id = re.search(r"submitted early_stop_replay as (\S+)", outcome.stdout).group(1)
+    try:
+        selector = '{job_name="early_stop_replay"}'
+        accuracy = wait_until(lambda: prometheus_values(url, f"ray_rapid_val_accuracy{selector}"),
+                              "no sweep gauges in Prometheus", 150, every=3)
+        epochs = prometheus_values(url, f"ray_rapid_training_iteration{selector}")
+    finally:
+        rapid("stop", job_id, "--address", ray_head.dashboard_url, env=env)
+        process.terminate()
+        process.wait(30)
+    assert all(0.0 <= value <= 1.0 for value in accuracy.values()), accuracy
+    assert set(epochs) & set(accuracy) and all(1 <= value <= 20 for value in epochs.values()), epochs
 
 
 @pytest.mark.parametrize(

@@ -19,15 +19,21 @@ from rapid.platform.spec import RLlibJob
 STATE_FILE = "central_state.pkl"
 
 
-def start(job: RLlibJob, trial: str) -> dict[str, Any]:
-    """Start the central actors of the plug-ins the job turns on; plug-in key -> actor handle."""
-    handles = {}
+def _with_actors(job: RLlibJob) -> list[tuple[str, Any, Any]]:
+    """(key, plug-in, settings) of each plug-in the job turns on that has a central actor."""
     turned_on = list(wrapper_stack(env_config_of(job.env, job.env_config)))
     turned_on += [(name, section, settings) for name, section, settings in job.plugin_sections() if settings is not None]
-    for key, plugin, settings in turned_on:
-        if plugin.central_actor is not None:
-            handles[key] = plugin.central_actor(settings, job, f"rapid-{key}-{trial}")
-    return handles
+    return [(key, plugin, settings) for key, plugin, settings in turned_on if plugin.central_actor is not None]
+
+
+def keys(job: RLlibJob) -> list[str]:
+    """The plug-in keys whose actors the job starts: their figures are named `<key>/...`."""
+    return [key for key, _, _ in _with_actors(job)]
+
+
+def start(job: RLlibJob, trial: str) -> dict[str, Any]:
+    """Start the central actors of the plug-ins the job turns on; plug-in key -> actor handle."""
+    return {key: plugin.central_actor(settings, job, f"rapid-{key}-{trial}") for key, plugin, settings in _with_actors(job)}
 
 
 def metrics(handles: dict[str, Any]) -> dict[str, float]:

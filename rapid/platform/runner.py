@@ -12,8 +12,10 @@ from typing import Any
 from ray import tune
 from ray.tune.logger import JsonLoggerCallback
 
+from rapid.platform import central_state
+from rapid.platform.dashboard import RunGauges
 from rapid.platform.episode_metrics import EpisodeMetric
-from rapid.platform.figures import POLICY_RETURNS, is_number
+from rapid.platform.figures import AGENT_RETURNS, POLICY_RETURNS, is_number
 from rapid.platform.plots import by_trial
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
@@ -52,6 +54,17 @@ def _figures(job: TuneJob) -> tuple[str, ...]:
     return tuple(job.config.get("figures", ()))
 
 
+def _gauged(job: TuneJob) -> tuple[str, ...]:
+    """What the gauges publish beyond every run's figures: the headline metric, the plotted
+    figures, and an RLlib job's per-agent returns and central actors' figures."""
+    figures = (job.metric, *_figures(job))
+    if isinstance(job, RLlibJob):
+        figures += (*(f"{key}/*" for key in central_state.keys(job)),)
+        if job.multi_agent is not None:
+            figures += (f"{AGENT_RETURNS}/*",)
+    return figures
+
+
 def _policies(job: TuneJob) -> tuple[str, ...]:
     """The trained policies of a multi-agent job, whose returns the progress line shows."""
     multi_agent = job.multi_agent if isinstance(job, RLlibJob) else None
@@ -73,7 +86,7 @@ def sweep_trial_dir(trial: Any) -> str:
 
 def _trainable_and_space(job: TuneJob) -> tuple[Any, dict[str, Any]]:
     if isinstance(job, RLlibJob):
-        return RLlibJobTrainable, {"job": rllib_body(job), "job_name": job.name}
+        return RLlibJobTrainable, {"job": rllib_body(job)}
     space = trial_config(job, to_tune)
     # Tune runs each trial in its own folder: a relative data path would name nothing there.
     for key in TRAINABLES.entry(job.trainable).extra.get("path_keys", ()):
@@ -81,7 +94,7 @@ def _trainable_and_space(job: TuneJob) -> tuple[Any, dict[str, Any]]:
             space[key] = os.path.abspath(space[key])
     trainable = TRAINABLES.get(job.trainable)
     if trainable is RLlibJobTrainable:
-        return trainable, {"job": space, "job_name": job.name}
+        return trainable, {"job": space}
     if job.resources_per_trial is not None:
         trainable = tune.with_resources(trainable, {"cpu": job.resources_per_trial.cpu, "gpu": job.resources_per_trial.gpu})
     return trainable, space
@@ -108,6 +121,7 @@ def _new_tuner(job: TuneJob, run: RunDir, trainable: Any, space: dict[str, Any])
         callbacks=[
             JsonLoggerCallback(),
             RunRecorder(run, job.name, job.metric, _figures(job), _group_by(job)),
+            RunGauges(job.name, _gauged(job)),
             ProgressLine(job.name, job.stop, job.metric, _policies(job)),
         ],
         verbose=0,

@@ -17,14 +17,11 @@ from ray.rllib.utils.metrics import EVALUATION_RESULTS
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from rapid.platform import central_state
-from rapid.platform.dashboard import RunGauges
-from rapid.platform.figures import AGENT_RETURNS, POLICY_RETURNS, rllib_figures
+from rapid.platform.figures import rllib_figures
 from rapid.platform.rllib_config import build_algorithm_config, register_env
 from rapid.platform.run_health import HEALTH, HEALTH_REASON, RunHealth, Verdict, nonfinite_losses, nonfinite_weights
 from rapid.platform.spec import RLlibJob
 
-# A multi-agent run also publishes every policy's and every agent's return.
-MULTI_AGENT_FIGURES = (f"{POLICY_RETURNS}/*", f"{AGENT_RETURNS}/*")
 # RLlib's new API stack leaves an off-policy algorithm's replay buffer out of its checkpoints.
 REPLAY_BUFFER_FILE = "replay_buffer.pkl"
 
@@ -57,10 +54,6 @@ class RLlibJobTrainable(tune.Trainable):
         self.central = central_state.start(self.job, trial)
         env = register_env(self.job, self.central, name=f"{self.job.env}@{trial}" if self.central else None)
         self.algo: Algorithm = build_algorithm_config(self.job, env, self.central).build_algo()
-        figures = (self.job.metric, *self.job.figures, *(f"{key}/*" for key in self.central))
-        if self.job.multi_agent is not None:
-            figures += MULTI_AGENT_FIGURES
-        self.gauges = RunGauges(config.get("job_name", self.job.name), trial, figures)
         self.health = RunHealth(self.job.health)
 
     def step(self) -> dict[str, Any]:
@@ -75,7 +68,6 @@ class RLlibJobTrainable(tune.Trainable):
         # Tune fails a trial whose result lacks the metric its searcher or scheduler ranks by:
         # an evaluation metric is NaN in the iterations that did not evaluate.
         row.setdefault(self.job.metric, math.nan)
-        self.gauges.publish(row)
         if verdict is None:
             return row
         # The trial ends here (Tune's `done`) instead of failing: a retry from the checkpoint would fail alike.
