@@ -1,14 +1,16 @@
-"""clusters/: launcher YAMLs pass Ray's own cluster schema; KubeRay manifests and the image match the pins."""
+"""clusters/: launcher YAMLs pass Ray's own cluster schema; KubeRay manifests, the image and the extras match the pins."""
 
 import copy
 import re
+import subprocess
+import tomllib
 from pathlib import Path
 
 import jsonschema
 import pytest
 import ray
 import yaml
-from conftest import ROOT
+from conftest import ROOT, VENV_BIN
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 CLUSTERS = ROOT / "clusters"
@@ -71,3 +73,13 @@ def test_image_uses_the_pinned_ray() -> None:
     dockerfile = (CLUSTERS / "Dockerfile").read_text()
     assert re.search(rf"^FROM rayproject/ray:{re.escape(ray.__version__)}-py311", dockerfile, re.M)
     assert "openjdk-8" in dockerfile and "minecraft" in dockerfile
+
+
+def test_every_extra_installs_from_the_package_registry() -> None:
+    """No extra names a git URL (an offline machine reaches none): pip resolves each from the registry."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, requirements in extras.items():
+        assert not [r for r in requirements if "@" in r or "://" in r], name
+        resolved = subprocess.run([str(VENV_BIN / "pip"), "install", "--dry-run", "--quiet", "--disable-pip-version-check", *requirements],
+                                  capture_output=True, text=True, timeout=300)
+        assert resolved.returncode == 0, f"extra {name}: {resolved.stderr[-2000:]}"
