@@ -33,7 +33,11 @@ def test_submit_reaches_succeeded_with_readable_logs(ray_head: Head, tmp_path: P
     assert outcome.returncode == 0, outcome.stderr
     job_id = re.search(r"submitted quickstart as (\S+)", outcome.stdout).group(1)
     assert "entrypoint: python -m rapid run jobs/quickstart.yaml --profile smoke --set storage_path=" in outcome.stdout
-    assert wait_for_status(ray_head, job_id, env) == "SUCCEEDED"
+    # --follow streams the driver's output as it runs and returns when the job ends.
+    followed = rapid("logs", job_id, "--follow", "--address", ray_head.dashboard_url, env=env)
+    assert followed.returncode == 0, followed.stderr
+    assert "[quickstart] iter" in followed.stdout and "quickstart: finished" in followed.stdout
+    assert followed.stdout.rstrip().endswith(f"{job_id}: SUCCEEDED")
     logs = rapid("logs", job_id, "--address", ray_head.dashboard_url, env=env)
     assert logs.returncode == 0
     assert "quickstart: finished" in logs.stdout and "[quickstart] iter" in logs.stdout

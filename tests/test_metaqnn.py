@@ -19,6 +19,7 @@ from ray.tune.experiment import Trial
 
 from rapid.platform.run_dir import read_metrics
 from rapid.sweeps.cnn import build_cnn, dropout_rates, parameter_count
+from rapid.sweeps.cnn_trainable import CNNTrainable
 from rapid.sweeps.image_datasets import load_dataset, missing_files, validation_split
 from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.metaqnn_searcher import MetaQNNSearcher, net_key
@@ -285,6 +286,22 @@ def test_dataset_readers_on_files_in_the_standard_formats(tmp_path: Path) -> Non
     assert missing_files("mnist", str(tmp_path / "nothing")) == ["images", "labels"]
     with pytest.raises(ValueError, match="no data_batch_1"):
         load_dataset("cifar10", str(tmp_path / "nothing"))
+
+
+def test_cnn_learning_rate_steps_down_and_resumes_on_its_step(tmp_path: Path) -> None:
+    """lr_decay every lr_decay_every epochs (torch's StepLR), carried through a checkpoint."""
+    config = {"net": ["C(8,3,1)", "P(2,2)", "SM(10)"], "lr": 0.01, "lr_decay": 0.5, "lr_decay_every": 2, "max_restarts": 0}
+    trial = CNNTrainable(config=config)
+    rates = []
+    for _ in range(3):
+        trial.step()
+        rates.append(trial.optimizer.param_groups[0]["lr"])
+    trial.save_checkpoint(str(tmp_path))
+    resumed = CNNTrainable(config=config)
+    resumed.load_checkpoint(str(tmp_path))
+    resumed.step()
+    rates.append(resumed.optimizer.param_groups[0]["lr"])
+    assert rates == pytest.approx([0.01, 0.005, 0.005, 0.0025])
 
 
 def test_validation_split_is_class_balanced_and_fixed() -> None:

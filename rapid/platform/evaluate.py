@@ -33,7 +33,11 @@ VIDEOS = "videos"
 
 
 class FrameRecorder:
-    """Keeps the rendered frames of the first episode only: rendering every step is slow."""
+    """Keeps the rendered frames of the first episode only: rendering every step is slow.
+
+    Not gymnasium's RecordVideo: that wraps single-agent envs only (this serves RLlib's
+    multi-agent envs too) and writes through moviepy, a dependency OpenCV already covers.
+    """
 
     env: Any
     frames: list[np.ndarray]

@@ -7,15 +7,15 @@ the file named by RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token (Ray's loader reads 
 RAY_AUTH_MODE=disabled sends none.
 """
 
+import asyncio
 import logging
 import os
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 
 from ray.exceptions import AuthenticationError
-from ray.job_submission import JobStatus, JobSubmissionClient
+from ray.job_submission import JobSubmissionClient
 
 import rapid
 from rapid.platform.errors import RapidError
@@ -171,20 +171,20 @@ def job_status(job_id: str, address: str | None) -> str:
 
 
 def job_logs(job_id: str, address: str | None, follow: bool = False) -> None:
-    """Print the job's output; with `follow`, keep printing until the job ends."""
+    """Print the job's output; with `follow`, stream it (the Jobs API's websocket) until the job ends."""
     cluster = Cluster(address)
-    printed = 0
-    while True:
-        logs = cluster.call(lambda: cluster.client.get_job_logs(job_id))
-        print(logs[printed:], end="", flush=True)
-        printed = len(logs)
-        if not follow:
-            return
-        status = cluster.call(lambda: cluster.client.get_job_status(job_id))
-        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
-            print(f"\n{job_id}: {status}")
-            return
-        time.sleep(2)
+    if not follow:
+        print(cluster.call(lambda: cluster.client.get_job_logs(job_id)), end="", flush=True)
+        return
+    # An unknown job or a refused token is reported plainly here, before the stream opens.
+    cluster.call(lambda: cluster.client.get_job_status(job_id))
+
+    async def stream() -> None:
+        async for lines in cluster.client.tail_job_logs(job_id):
+            print(lines, end="", flush=True)
+
+    cluster.call(lambda: asyncio.run(stream()))
+    print(f"\n{job_id}: {cluster.call(lambda: cluster.client.get_job_status(job_id))}")
 
 
 def stop_job(job_id: str, address: str | None) -> None:

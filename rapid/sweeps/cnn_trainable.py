@@ -102,12 +102,10 @@ class CNNTrainable(tune.Trainable):
         self.model = build_cnn(self.cfg.net, self.shape).to(self.device)
         forward_check(self.model, self.shape, self.classes)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.schedule = torch.optim.lr_scheduler.StepLR(self.optimizer, self.cfg.lr_decay_every, gamma=self.cfg.lr_decay)
 
     def _train_epoch(self) -> float:
         train_x, train_y, _, _ = self.data
-        rate = self.lr * self.cfg.lr_decay ** (self.epoch // self.cfg.lr_decay_every)
-        for group in self.optimizer.param_groups:
-            group["lr"] = rate
         self.model.train()
         losses = []
         for batch in torch.randperm(len(train_y), device=self.device).split(self.cfg.batch_size):
@@ -116,6 +114,7 @@ class CNNTrainable(tune.Trainable):
             loss.backward()
             self.optimizer.step()
             losses.append(loss.item())
+        self.schedule.step()
         self.epochs_trained += 1
         return float(np.mean(losses))
 
@@ -150,9 +149,8 @@ class CNNTrainable(tune.Trainable):
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         state = {k: getattr(self, k) for k in ("lr", "epoch", "restarts", "epochs_trained")}
-        torch.save(
-            {**state, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}, Path(checkpoint_dir) / "cnn.pt"
-        )
+        parts = {"model": self.model, "optimizer": self.optimizer, "schedule": self.schedule}
+        torch.save({**state, **{k: v.state_dict() for k, v in parts.items()}}, Path(checkpoint_dir) / "cnn.pt")
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
         state = torch.load(Path(checkpoint_dir) / "cnn.pt", map_location=self.device, weights_only=False)
@@ -165,6 +163,7 @@ class CNNTrainable(tune.Trainable):
         self._new_network()
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:
         """Tune reuses this actor for the next network: the dataset stays loaded."""
