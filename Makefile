@@ -1,4 +1,6 @@
 # The two commands of the README: `make run` and `make test`. Everything else builds on `setup`.
+# bash: cluster-up probes ports with /dev/tcp.
+SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 HEAD_DIR := .ray-head
 DASHBOARD_PORT ?= 8265
 METRICS_PORT ?= 8080
+# The head's dashboard agent runs submitted jobs; a head whose agent port is taken accepts none.
+AGENT_PORT ?= 52365
 PROMETHEUS_PORT ?= 9090
 GRAFANA_PORT ?= 3000
 # Prometheus from the system's packages (Debian's): `ray metrics launch-prometheus` downloads one.
@@ -51,11 +55,15 @@ bench: setup
 cluster-up: setup $(PROMETHEUS)
 	@mkdir -p $(HEAD_DIR)
 	@test ! -f $(HEAD_DIR)/pid || ! kill -0 $$(cat $(HEAD_DIR)/pid) 2>/dev/null || { echo "already up (PID $$(cat $(HEAD_DIR)/pid))"; exit 1; }
+	@for port in $(DASHBOARD_PORT) $(METRICS_PORT) $(AGENT_PORT) $(PROMETHEUS_PORT); do \
+		! (exec 3<>/dev/tcp/127.0.0.1/$$port) 2>/dev/null || { echo "port $$port is taken (another Ray?): pick others, e.g."\
+		"make cluster-up DASHBOARD_PORT=8266 METRICS_PORT=8081 AGENT_PORT=52366 PROMETHEUS_PORT=9091"; exit 1; }; done
 	@test -n "$$RAY_AUTH_TOKEN" || test -f $$HOME/.ray/auth_token || $(BIN)/ray get-auth-token --generate >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" RAY_AUTH_MODE=token RAY_PROMETHEUS_HOST=http://127.0.0.1:$(PROMETHEUS_PORT) \
 		RAY_GRAFANA_HOST=http://127.0.0.1:$(GRAFANA_PORT) RAY_GRAFANA_IFRAME_HOST=http://127.0.0.1:$(GRAFANA_PORT) nohup $(BIN)/ray start --head --block --dashboard-host 127.0.0.1 \
-		--dashboard-port $(DASHBOARD_PORT) --metrics-export-port $(METRICS_PORT) > $(HEAD_DIR)/ray.log 2>&1 & echo $$! > $(HEAD_DIR)/pid
+		--dashboard-port $(DASHBOARD_PORT) --metrics-export-port $(METRICS_PORT) --dashboard-agent-listen-port $(AGENT_PORT) > $(HEAD_DIR)/ray.log 2>&1 & echo $$! > $(HEAD_DIR)/pid
 	@for i in $$(seq 60); do curl -s -o /dev/null http://127.0.0.1:$(DASHBOARD_PORT) && break; sleep 1; done
+	@kill -0 $$(cat $(HEAD_DIR)/pid) 2>/dev/null || { grep -m1 ERROR $(HEAD_DIR)/ray.log; echo "the Ray head did not start: $(HEAD_DIR)/ray.log"; rm $(HEAD_DIR)/pid; exit 1; }
 	@$(BIN)/python -m rapid.platform.prometheus --port $(PROMETHEUS_PORT) --data $(HEAD_DIR)/prometheus --pid-file $(HEAD_DIR)/prometheus.pid
 	@echo "Ray head up (PID $$(cat $(HEAD_DIR)/pid)): dashboard http://127.0.0.1:$(DASHBOARD_PORT), metrics :$(METRICS_PORT)/metrics"
 	@echo "submit with: $(BIN)/rapid submit jobs/quickstart.yaml --address http://127.0.0.1:$(DASHBOARD_PORT)"

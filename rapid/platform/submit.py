@@ -105,6 +105,12 @@ class Cluster:
         except RuntimeError as err:
             if "does not exist" in str(err) or "404" in str(err):
                 raise RapidError(f"{self.url}: {err}") from None
+            if "No available agent" in str(err):
+                raise RapidError(
+                    f"{self.url}: the head's dashboard agent, which runs submitted jobs, is not up. A head that just "
+                    "started needs a few seconds; if it persists, its agent port (--dashboard-agent-listen-port, "
+                    "52365 by default) is taken by another Ray on that machine"
+                ) from None
             raise
 
 
