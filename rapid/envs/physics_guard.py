@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import mujoco
 from pettingzoo.utils.env import ParallelEnv
+from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.plugins import EnvWrapper, Strict
@@ -82,27 +83,15 @@ class PhysicsGuard(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-class ParallelPhysicsGuard(ParallelEnv):
+class ParallelPhysicsGuard(BaseParallelWrapper):
     """A PettingZoo MuJoCo env whose diverged steps end the episode for every agent, with no reward."""
 
     def __init__(self, env: ParallelEnv, data: mujoco.MjData) -> None:
-        self.env = env
+        super().__init__(env)
         self._divergence = Divergence(data)
         self._last_obs: dict[Any, Any] = {}
-        self.possible_agents = list(env.possible_agents)
+        # Its own list: after a divergence the episode is over here, whatever the env says.
         self.agents = list(getattr(env, "agents", env.possible_agents))
-        self.metadata = getattr(env, "metadata", {})
-        self.render_mode = getattr(env, "render_mode", None)
-
-    @property
-    def unwrapped(self) -> ParallelEnv:
-        return self.env.unwrapped
-
-    def observation_space(self, agent: Any) -> gym.Space:
-        return self.env.observation_space(agent)
-
-    def action_space(self, agent: Any) -> gym.Space:
-        return self.env.action_space(agent)
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         observations, infos = self.env.reset(seed=seed, options=options)
@@ -132,12 +121,6 @@ class ParallelPhysicsGuard(ParallelEnv):
         for info in infos.values():
             info[SIM_UNSTABLE] = False
         return observations, rewards, terminated, truncated, infos
-
-    def render(self) -> Any:
-        return self.env.render()
-
-    def close(self) -> None:
-        self.env.close()
 
 
 class PhysicsGuardSettings(Strict):

@@ -149,7 +149,7 @@ class RunDir:
 
     def read_rows(self) -> list[dict[str, Any]]:
         """Every row of metrics.parquet/, its parts in order (their columns unified), as written."""
-        tables = [pq.read_table(io.BytesIO(self.read_bytes(f"{METRICS}/{part}"))) for part in self._parts()]
+        tables = [pq.read_table(f"{self.root}/{METRICS}/{part}", filesystem=self.fs) for part in self._parts()]
         return pa.concat_tables(tables, promote_options="permissive").to_pylist() if tables else []
 
     def checkpoints(self) -> list[str]:
