@@ -9,7 +9,11 @@ weights they started from, through RLlib's own MultiAgentEnvRunner and the job's
 - catches gap: catches per episode (the predators' return / 30), iteration-0 predators vs
   trained prey, minus iteration-0 vs iteration-0: negative when the trained prey is caught less;
 - prey gap: the prey's own return, in the same two matchups (it loses 10 per catch, and a
-  shaping penalty for leaving the field, so running away far costs it too).
+  shaping penalty for leaving the field, so running away far costs it too);
+- catches gap against the trained predators: catches per episode, trained predators vs trained
+  prey, minus trained predators vs iteration-0 prey: the prey against the opponent it trained
+  against (iteration-0 predators catch about 0.45 an episode, which leaves the catches gap above
+  little room to show a gain).
 
 A positive predator gap and a negative catches gap mean the trained policies beat their
 iteration-0 snapshots; each gap comes with its standard error over the episodes played. The iteration-0
@@ -161,6 +165,10 @@ def main() -> None:
             prey_match = against["prey"]
             gaps["catches_gap"] = (prey_match["predator"] - baseline["predator"]) / CATCH
             gaps["catches_gap_se"] = float(np.hypot(prey_match["predator_se"], baseline["predator_se"])) / CATCH
+            # The same comparison against the opponent the policy trained against: the trained predators.
+            both, old_prey = figures["trained_vs_trained"], figures["trained_predator_vs_initial_prey"]
+            gaps["catches_gap_vs_trained"] = (both["predator"] - old_prey["predator"]) / CATCH
+            gaps["catches_gap_vs_trained_se"] = float(np.hypot(both["predator_se"], old_prey["predator_se"])) / CATCH
             per_seed.append({"seed": seed, "env_steps": steps, "train_s": round(seconds, 1), **gaps,
                              **{f"{m}_{k}": round(v, 2) for m, f in figures.items() for k, v in f.items()}})
             print(f"seed {seed}: {steps:,.0f} env steps in {seconds:.0f} s (rebuilt iteration-0 weights differ by "
@@ -172,6 +180,8 @@ def main() -> None:
             print(f"  predator gap {gaps['predator_gap']:+.2f} ± {gaps['predator_gap_se']:.2f}   "
                   f"catches gap {gaps['catches_gap']:+.3f} ± {gaps['catches_gap_se']:.3f}   "
                   f"prey gap {gaps['prey_gap']:+.2f} ± {gaps['prey_gap_se']:.2f} (± one standard error)", flush=True)
+            print(f"  against the trained predators: catches gap {gaps['catches_gap_vs_trained']:+.3f} "
+                  f"± {gaps['catches_gap_vs_trained_se']:.3f}", flush=True)
     result = {
         "seeds": len(seeds),
         "budget_s_per_seed": None if args.quick else args.budget,
@@ -179,7 +189,9 @@ def main() -> None:
         "predator_gap_mean": round(statistics.fmean(s["predator_gap"] for s in per_seed), 2),
         "catches_gap_mean": round(statistics.fmean(s["catches_gap"] for s in per_seed), 3),
         "prey_gap_mean": round(statistics.fmean(s["prey_gap"] for s in per_seed), 2),
+        "catches_gap_vs_trained_mean": round(statistics.fmean(s["catches_gap_vs_trained"] for s in per_seed), 3),
         "seeds_where_both_beat_iteration_0": sum(s["predator_gap"] > 0 and s["catches_gap"] < 0 for s in per_seed),
+        "seeds_where_prey_beats_iteration_0_vs_trained_predators": sum(s["catches_gap_vs_trained"] < 0 for s in per_seed),
         "per_seed": per_seed,
     }
     print(json.dumps(result))
