@@ -33,3 +33,12 @@ MODULES.add(
     "RLlib's SAC module with running observation normalization clipped to [-5, 5] (HER's Fetch setup)",
     config_fields=_default_model_config_fields,
 )
+
+
+MODULES.add(
+    "entity_attention",
+    lambda: import_attr("rapid.policies.entity_attention", "EntityAttentionModule"),
+    "hide-and-seek's policy: entity embeddings, masked residual self-attention, pooling, circular lidar conv, "
+    "FC -> LSTM; the critic sees every present entity",
+    config_fields=lambda: set(import_attr("rapid.policies.entity_attention", "MODEL_CONFIG_KEYS")),
+)
