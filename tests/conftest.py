@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import ray
 
 from rapid.platform.run_dir import read_metrics
 
@@ -201,3 +202,13 @@ def wait_for_recorded_checkpoint(run: Path, driver: subprocess.Popen) -> None:
     leaves a run that resumes from it."""
     newest = max(path.name for path in (run / "checkpoints").glob("checkpoint_*"))
     wait_until(lambda: recorded_checkpoint(run) >= newest, f"Tune's experiment state records no {newest}", 60, driver)
+
+
+@pytest.fixture
+def local_ray() -> Iterator[None]:
+    """A private embedded Ray for a test that builds an Algorithm in-process."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

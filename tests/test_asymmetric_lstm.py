@@ -6,7 +6,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
-import ray
 import torch
 from gymnasium.spaces import Box, Dict, Discrete, MultiDiscrete
 from ray.rllib.algorithms.ppo import PPOConfig
@@ -167,15 +166,6 @@ class HiddenVelocityPendulum(gym.ObservationWrapper):
 
     def observation(self, observation: np.ndarray) -> dict[str, np.ndarray]:
         return {"actor": observation[:2].copy(), "critic": observation}
-
-
-@pytest.fixture
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_ppo_trains_with_the_critic_on_the_learner_only(local_ray):

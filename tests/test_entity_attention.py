@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import ray
 import torch
 from gymnasium.spaces import Box, Dict, Discrete, MultiDiscrete
 from ray.rllib.algorithms.ppo import PPOConfig
@@ -289,15 +288,6 @@ class HideAndSeekStandIn(MultiAgentEnv):
         rewards = {a: float(self.rng.normal()) for a in self.agents}
         done = self.t >= 12
         return self._obs(), rewards, {"__all__": done}, {"__all__": False}, {}
-
-
-@pytest.fixture
-def local_ray():
-    ray.init(address="local", num_cpus=2, include_dashboard=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_ppo_trains_one_shared_module_on_a_multi_agent_env(local_ray):
