@@ -67,8 +67,11 @@ class Manipulation:
             return
         distance = self.reach_squared()
         near = seen_objects & (distance <= REACH**2)
-        self._grab(grab, near, distance)
-        self._lock(lock, near, teams, rng)
+        anything_near = near.any()  # if not, no lock changes and every grab lets go
+        if anything_near or (self.grabbed >= 0).any():
+            self._grab(grab, near, distance)
+        if anything_near:
+            self._lock(lock, near, teams, rng)
 
     def _grab(self, want: np.ndarray, near: np.ndarray, distance: np.ndarray) -> None:
         candidates = np.where(near & want[:, None], distance, np.inf)

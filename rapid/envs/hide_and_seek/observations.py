@@ -1,8 +1,10 @@
 """Every agent's observation (the contract in `contract.py`), built for all agents at once with numpy.
 
-Each step makes one fresh array per key for all agents and hands each agent its row: RLlib keeps the
-observations it is given, and nothing here writes to an array after returning it. What never changes
-(team one-hots, object sizes, presence) is laid out once in templates that each step copies.
+Each step makes one fresh array per changing key for all agents and hands each agent its row: RLlib
+keeps the observations it is given, and nothing here writes to an array after returning it. What
+never changes (team one-hots and object sizes) is laid out once in templates that each step copies;
+the presence masks and the rows of an absent entity type never change at all, so every step hands
+out the same read-only arrays.
 """
 
 import numpy as np
@@ -46,14 +48,19 @@ class ObservationBuilder:
         self.counts = {"agents": n - 1, "boxes": max(1, n_boxes), "ramps": max(1, n_ramps)}
         real = {"agents": n - 1, "boxes": n_boxes, "ramps": n_ramps}
         self.object_parts = {"boxes": slice(0, n_boxes), "ramps": slice(n_boxes, n_boxes + n_ramps)}
-        self.padded = [kind for kind in ("boxes", "ramps") if not real[kind]]
+        padded = [kind for kind in ("boxes", "ramps") if not real[kind]]
         self.agents = np.zeros((n, KINEMATIC_SIZE + 2), dtype=np.float32)
         self.agents[:, KINEMATIC_SIZE:] = np.eye(2, dtype=np.float32)[teams]
         self.objects = np.zeros((n, n_boxes + n_ramps, OBJECT_SIZE), dtype=np.float32)
         self.objects[:, :, KINEMATIC_SIZE:-2] = object_sizes
-        self.present = np.concatenate([np.arange(rows) < real[kind] for kind, rows in self.counts.items()]).astype(np.float32)
-        ends = np.cumsum([0, *self.counts.values()])
-        self.present_parts = {present_key(kind): slice(a, b) for kind, a, b in zip(self.counts, ends[:-1], ends[1:], strict=True)}
+        constant = {present_key(kind): np.tile(np.arange(rows) < real[kind], (n, 1)).astype(np.float32)
+                    for kind, rows in self.counts.items()}
+        for kind in padded:
+            constant[kind] = np.zeros((n, 1, OBJECT_SIZE), dtype=np.float32)
+            constant[visible_key(kind)] = np.zeros((n, 1), dtype=np.float32)
+        for value in constant.values():
+            value.flags.writeable = False
+        self.constant = [{key: value[i] for key, value in constant.items()} for i in range(n)]
 
     def build(self, qpos: np.ndarray, qvel: np.ndarray, heading: np.ndarray, seen: np.ndarray, lidar: np.ndarray,
               lock_team: np.ndarray | None, prep: bool, time: float) -> list[dict[str, np.ndarray]]:
@@ -75,12 +82,7 @@ class ObservationBuilder:
             own_lock = lock_team == self.teams[:, None]
             objects[:, :, -2], objects[:, :, -1] = own_lock, (lock_team >= 0) & ~own_lock
         for kind, part in self.object_parts.items():
-            batch[kind] = objects[:, part]
-            batch[visible_key(kind)] = visible[:, n + part.start : n + part.stop]
-        for kind in self.padded:
-            batch[kind] = np.zeros((n, 1, OBJECT_SIZE), dtype=np.float32)
-            batch[visible_key(kind)] = np.zeros((n, 1), dtype=np.float32)
-        present = np.tile(self.present, (n, 1))
-        batch.update((key, present[:, part]) for key, part in self.present_parts.items())
-        keys, per_agent = list(batch), zip(*(list(value) for value in batch.values()), strict=True)
-        return [dict(zip(keys, values, strict=True)) for values in per_agent]
+            if part.stop > part.start:
+                batch[kind] = objects[:, part]
+                batch[visible_key(kind)] = visible[:, n + part.start : n + part.stop]
+        return [{**constant, **{key: value[i] for key, value in batch.items()}} for i, constant in enumerate(self.constant)]

@@ -82,9 +82,9 @@ class EpisodeStats:
         if holding.any():
             self.held[self.rules.teams[holding], grabbed[holding]] = True
         self.max_seeker_height = max(self.max_seeker_height, float(heights[self.rules.n_hiders :].max()))
-        if self.rules.in_prep(t):
+        if t == self.rules.prep_steps - 1:
             self.moved_prep = np.linalg.norm(objects - self.start, axis=1)
-        else:
+        elif not self.rules.in_prep(t):
             self.hidden_steps += hidden
 
     def summary(self, objects: np.ndarray, lock_team: np.ndarray) -> dict[str, float]:
