@@ -78,8 +78,30 @@ def test_discrete_action_spaces_get_logits(space: gym.Space, width: int, action_
 def test_unsupported_spaces_are_rejected():
     with pytest.raises(ValueError, match="1-D Box, Discrete"):
         make_module(Box(-1.0, 1.0, (2, 3)))
-    with pytest.raises(ValueError, match="'actor' and 'critic'"):
+    with pytest.raises(ValueError, match=r"the keys \['actor'\]"):
         AsymmetricLSTMModule(observation_space=Box(-1.0, 1.0, (40,)), action_space=Discrete(2), model_config=dict(SMALL))
+
+
+def test_named_entries_feed_the_actor_and_the_critic_each_only_its_own():
+    """RUSP's layout: the actor reads the game and its noisy view, the critic the game and the truth."""
+    space = Dict(obs=Box(-1.0, 1.0, (3,)), rusp=Box(-1.0, 1.0, (8,)), rusp_critic=Box(-1.0, 1.0, (8,)))
+    config = {**SMALL, "actor_keys": ["obs", "rusp"], "critic_keys": ["obs", "rusp_critic"]}
+    torch.manual_seed(0)
+    module = AsymmetricLSTMModule(observation_space=space, action_space=Discrete(2), model_config=config)
+    g = torch.Generator().manual_seed(3)
+    obs = {key: torch.randn(2, 4, part.shape[0], generator=g) for key, part in space.spaces.items()}
+
+    def outputs(changed: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = {Columns.OBS: {**obs, **({changed: obs[changed] + 1.0} if changed else {})},
+                 Columns.STATE_IN: initial_state(module, 2)}
+        return module.forward_inference(batch)[Columns.ACTION_DIST_INPUTS], module.compute_values(batch)
+
+    with torch.no_grad():
+        (pi_0, v_0), (pi_rusp, v_rusp) = outputs(None), outputs("rusp")
+        (pi_true, v_true), (pi_game, v_game) = outputs("rusp_critic"), outputs("obs")
+    assert torch.equal(v_rusp, v_0) and not torch.allclose(pi_rusp, pi_0)
+    assert torch.equal(pi_true, pi_0) and not torch.allclose(v_true, v_0)
+    assert not torch.allclose(pi_game, pi_0) and not torch.allclose(v_game, v_0)
 
 
 def test_initial_state_changes_the_output():

@@ -1,8 +1,11 @@
-"""Asymmetric actor-critic for PPO (Dactyl): an LSTM actor on what the robot senses, an MLP critic on the full state.
+"""Asymmetric actor-critic for PPO: an LSTM actor on what the agent may know, an MLP critic on more.
 
-Observations are a Dict with two 1-D Box entries, never flattened:
+Observations are a Dict of 1-D Box entries, never flattened; `actor_keys` name the actor's inputs
+and `critic_keys` the critic's, each joined in the order given. Dactyl's defaults:
 - "actor": what the robot senses (noisy); the only input of the policy.
 - "critic": the privileged simulator state; the only input of the value function.
+RUSP's social games give the actor ["obs", "rusp"] (the game and its noisy view of the
+relationships) and the critic ["obs", "rusp_critic"] (the true ones).
 
 The critic is built only where it trains (Learners): EnvRunners build the module with
 `inference_only=True`, so privileged-state weights are neither built nor sent there.
@@ -46,23 +49,29 @@ class AsymmetricLSTMConfig:
     """Learner sequence length T: RLlib cuts episodes into zero-padded chunks this long (RLlib's own default)."""
     normalize_observations: bool = True
     """Running mean/std normalization of both observation parts, clipped to [-5, 5] (Dactyl normalizes)."""
+    actor_keys: list[str] = field(default_factory=lambda: ["actor"])
+    """Observation entries the actor reads, joined in this order."""
+    critic_keys: list[str] = field(default_factory=lambda: ["critic"])
+    """Observation entries the critic reads, joined in this order."""
 
 
 MODEL_CONFIG_KEYS = frozenset(f.name for f in fields(AsymmetricLSTMConfig))
 """Keys a spec may set; the module ignores others, because RLlib adds its own (PPO adds vf_share_layers)."""
 
 
-def _obs_part(space: gym.Space, key: str) -> int:
-    """Width of one entry of the Dict observation, which must be a 1-D Box."""
-    if not isinstance(space, gym.spaces.Dict) or set(space.spaces) != {"actor", "critic"}:
-        raise ValueError(
-            f"AsymmetricLSTMModule needs a Dict observation space with keys 'actor' and 'critic' "
-            f"(not flattened), got {space}"
-        )
-    part = space[key]
-    if not isinstance(part, gym.spaces.Box) or len(part.shape) != 1:
-        raise ValueError(f"observation '{key}' must be a 1-D Box, got {part}")
-    return int(part.shape[0])
+def _obs_width(space: gym.Space, keys: list[str]) -> int:
+    """Width of the named entries of the Dict observation joined; each must be a 1-D Box."""
+    if not isinstance(space, gym.spaces.Dict) or not set(keys) <= set(space.spaces):
+        raise ValueError(f"AsymmetricLSTMModule needs a Dict observation space with the keys {keys} (not flattened), got {space}")
+    for key in keys:
+        part = space[key]
+        if not isinstance(part, gym.spaces.Box) or len(part.shape) != 1:
+            raise ValueError(f"observation '{key}' must be a 1-D Box, got {part}")
+    return sum(int(space[key].shape[0]) for key in keys)
+
+
+def _joined(obs: dict[str, torch.Tensor], keys: list[str]) -> torch.Tensor:
+    return obs[keys[0]] if len(keys) == 1 else torch.cat([obs[key] for key in keys], dim=-1)
 
 
 def _mlp(in_size: int, widths: list[int], activation: str) -> tuple[nn.Sequential, int]:
@@ -89,7 +98,7 @@ def _action_dist(space: gym.Space) -> tuple[type[TorchDistribution], int]:
 
 
 class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
-    """Actor: FC -> LSTM -> action head on obs["actor"]; critic: MLP on obs["critic"].
+    """Actor: FC -> LSTM -> action head on the actor's entries; critic: MLP on the critic's.
 
     Box actions get a diagonal Gaussian whose log_std is a learned, state-independent
     parameter (one per action dim), as in OpenAI Baselines' and CleanRL's PPO: exploration
@@ -104,8 +113,9 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         self.model_config = {**asdict(AsymmetricLSTMConfig()), **(self.model_config or {})}
         cfg = AsymmetricLSTMConfig(**{k: self.model_config[k] for k in MODEL_CONFIG_KEYS})
         self.lstm_size = cfg.lstm_size
+        self.actor_keys, self.critic_keys = list(cfg.actor_keys), list(cfg.critic_keys)
 
-        actor_size = _obs_part(self.observation_space, "actor")
+        actor_size = _obs_width(self.observation_space, self.actor_keys)
         self.actor_norm = RunningNorm(actor_size) if cfg.normalize_observations else nn.Identity()
         self.actor_encoder, width = _mlp(actor_size, cfg.actor_hidden, cfg.activation)
         self.lstm = nn.LSTM(width, cfg.lstm_size, batch_first=True)
@@ -119,7 +129,7 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         nn.init.zeros_(self.pi_head.bias)
 
         if not self.inference_only:
-            critic_size = _obs_part(self.observation_space, "critic")
+            critic_size = _obs_width(self.observation_space, self.critic_keys)
             self.critic_norm = RunningNorm(critic_size) if cfg.normalize_observations else nn.Identity()
             critic_body, width = _mlp(critic_size, cfg.critic_hidden, cfg.activation)
             self.critic = nn.Sequential(critic_body, nn.Linear(width, 1))
@@ -136,14 +146,14 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         """Learner batches also update the normalization statistics (padding left out)."""
         if isinstance(self.actor_norm, RunningNorm):
             mask = batch.get(Columns.LOSS_MASK)
-            self.actor_norm.update(batch[Columns.OBS]["actor"], mask)
-            self.critic_norm.update(batch[Columns.OBS]["critic"], mask)
+            self.actor_norm.update(_joined(batch[Columns.OBS], self.actor_keys), mask)
+            self.critic_norm.update(_joined(batch[Columns.OBS], self.critic_keys), mask)
         return self._forward(batch, **kwargs)
 
     @override(TorchRLModule)
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Policy on a (B, T, ...) batch; T is 1 on EnvRunners and max_seq_len in the Learner."""
-        features = self.actor_encoder(self.actor_norm(batch[Columns.OBS]["actor"]))
+        features = self.actor_encoder(self.actor_norm(_joined(batch[Columns.OBS], self.actor_keys)))
         state_in = batch[Columns.STATE_IN]
         # nn.LSTM wants a leading layer axis on its state: (1, B, lstm_size).
         out, (h, c) = self.lstm(features, (state_in["h"].unsqueeze(0), state_in["c"].unsqueeze(0)))
@@ -162,7 +172,7 @@ class AsymmetricLSTMModule(TorchRLModule, ValueFunctionAPI, InferenceOnlyAPI):
         `embeddings` is ignored: the critic shares nothing with the actor, whose features
         come from the noisy observation only.
         """
-        return self.critic(self.critic_norm(batch[Columns.OBS]["critic"])).squeeze(-1)
+        return self.critic(self.critic_norm(_joined(batch[Columns.OBS], self.critic_keys))).squeeze(-1)
 
     @override(InferenceOnlyAPI)
     def get_non_inference_attributes(self) -> list[str]:
