@@ -22,7 +22,7 @@ MODULES.add(
 MODULES.add(
     "asymmetric_lstm",
     lambda: import_attr("rapid.policies.asymmetric_lstm", "AsymmetricLSTMModule"),
-    "actor FC -> LSTM on obs['actor'], critic MLP on privileged obs['critic'] (Dactyl's asymmetric PPO)",
+    "actor FC -> LSTM on its actor_keys, critic MLP on its critic_keys (Dactyl's asymmetric PPO; RUSP's games)",
     config_fields=lambda: set(import_attr("rapid.policies.asymmetric_lstm", "MODEL_CONFIG_KEYS")),
 )
 
