@@ -42,3 +42,13 @@ MODULES.add(
     "FC -> LSTM; the critic sees every present entity",
     config_fields=lambda: set(import_attr("rapid.policies.entity_attention", "MODEL_CONFIG_KEYS")),
 )
+
+
+for _name, _class, _summary, _fields in (
+    ("always_cooperate", "AlwaysCooperate", "a fixed partner (never learns) that always cooperates (action 0)", set()),
+    ("always_defect", "AlwaysDefect", "a fixed partner (never learns) that always defects (action 1)", set()),
+    ("tit_for_tat", "TitForTat", "a fixed partner (never learns) that cooperates first, then repeats its partner's last action",
+     {"observation_key", "partner_index"}),
+):
+    MODULES.add(_name, lambda cls=_class: import_attr("rapid.policies.fixed_partners", cls), _summary,
+                config_fields=lambda fields=_fields: fields)
