@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from pettingzoo.test import parallel_api_test
 
-from rapid.envs.social import make_prisoners_dilemma
+from rapid.envs.social import make_indirect_reciprocity, make_prisoners_buddy, make_prisoners_dilemma
 from rapid.envs.social.rusp import CRITIC_KEY, OBS_KEY, RUSP_KEY, RuspSettings, SocialPreferences, team_sizes, wrap_rusp
 from rapid.platform.plugins import SettingsError, validate_settings
 from rapid.platform.spec_file import load_spec
@@ -103,8 +103,9 @@ def test_each_observer_sees_its_own_noisy_view_with_its_noise_levels_and_the_cri
 
 
 def test_the_games_and_rusp_keep_the_parallel_api() -> None:
-    parallel_api_test(make_prisoners_dilemma({}), num_cycles=200)
-    parallel_api_test(rusp({}), num_cycles=200)
+    for make in (make_prisoners_dilemma, make_indirect_reciprocity, make_prisoners_buddy):
+        parallel_api_test(make({}), num_cycles=200)
+        parallel_api_test(wrap_rusp(make({}), RuspSettings()), num_cycles=200)
 
 
 def test_prisoners_dilemma_pays_the_table_and_ends_after_ten_rounds_on_average() -> None:
@@ -147,3 +148,56 @@ def test_a_job_whose_rusp_cannot_apply_exits_2_before_ray(tmp_path) -> None:
     assert done.returncode == 2, done.stderr
     assert "env_config.rusp.min_team_size: 9 is more than the env's 4 agents" in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_indirect_reciprocity_pays_only_the_drawn_pair_whom_everyone_sees() -> None:
+    env = make_indirect_reciprocity({"end_probability": 1e-9})
+    observations, _ = env.reset(seed=0)
+    pairs = Counter()
+    for _ in range(3000):
+        a, b = env.pair
+        pairs[(a, b)] += 1
+        watcher = ({0, 1, 2} - {a, b}).pop()
+        plays_now = [observations[f"agent_{i}"][2] for i in range(3)]
+        assert plays_now == [float(i in (a, b)) for i in range(3)]
+        moves = {f"agent_{i}": int(i == a) for i in range(3)}  # a defects, b cooperates
+        observations, rewards, *_ = env.step(moves)
+        assert (rewards[f"agent_{a}"], rewards[f"agent_{b}"], rewards[f"agent_{watcher}"]) == (4.0, -2.0, 0.0)
+        seen = observations[f"agent_{watcher}"]
+        assert seen[0] == -1  # the watcher did not play
+        others = {(watcher + k) % 3: seen[20 + 18 * (k - 1)] for k in (1, 2)}  # each other agent's last action
+        assert others == {a: 1.0, b: 0.0}
+    assert set(pairs) == {(0, 1), (0, 2), (1, 2)}
+    assert all(abs(count / 3000 - 1 / 3) < 0.04 for count in pairs.values()), pairs
+    env = make_indirect_reciprocity({})
+    lengths = []
+    for episode in range(1000):
+        env.reset(seed=episode)
+        while env.agents:
+            env.step(dict.fromkeys(env.possible_agents, 0))
+        lengths.append(env.round)
+    assert abs(np.mean(lengths) - 20.0) < 1.8  # geometric with p = 0.05: standard error 0.62
+
+
+def test_prisoners_buddy_pays_returned_and_unreturned_choices_every_fifth_step() -> None:
+    env = make_prisoners_buddy({"end_probability": 1e-9})
+    env.reset(seed=0)
+    # Others of agent i are i+1, i+2, ... : 0 and 1 choose each other, 2 and 3 choose 1, 4 sits out.
+    picks = {"agent_0": [0, 0], "agent_1": [3, 0], "agent_2": [3, 0], "agent_3": [2, 0], "agent_4": [0, 1]}
+    for step in range(1, 11):
+        observations, rewards, *_ = env.step(picks)
+        if step % 5:
+            assert set(rewards.values()) == {0.0}
+        else:
+            assert rewards == {"agent_0": 2.0, "agent_1": 4.0, "agent_2": -2.0, "agent_3": -2.0, "agent_4": 0.0}
+    mine = observations["agent_1"]
+    chose_me_last = [mine[19 + 20 * k + 17] for k in range(4)]  # others of agent_1: 2, 3, 4, 0
+    assert chose_me_last == [1.0, 1.0, 0.0, 1.0]
+    picks["agent_0"] = [1, 0]  # agent_0 now chooses agent_2, which chooses agent_1
+    while env.agents and env.step_count < 20:
+        *_, infos = env.step(picks)
+    env.config = env.config.model_copy(update={"end_probability": 1.0})
+    *_, infos = env.step(picks)
+    summary = infos["agent_0"]
+    assert summary["mutual_share"] == pytest.approx(0.2)  # 2 of 5 agents paired at 2 of 4 counted steps
+    assert summary["pair_length"] == 2.0 and summary["team_changes"] == 2.0

@@ -23,15 +23,29 @@ COOPERATE, DEFECT = 0, 1
 AGENTS = ("player_0", "player_1")
 
 
-class PrisonersDilemmaConfig(Strict):
+class RepeatedGameConfig(Strict):
+    """What every repeated social game has: a chance to end after each round, and a cap."""
+
+    end_probability: float = Field(0.1, gt=0.0, le=1.0, description="chance that the game ends after each round")
+    max_rounds: int = Field(1000, ge=1, description="rounds after which an episode is truncated all the same")
+
+    def ends(self, rng: np.random.Generator, rounds: int) -> tuple[bool, bool]:
+        """After `rounds` rounds: (the game ended by chance, it was cut at max_rounds instead)."""
+        ended = bool(rng.random() < self.end_probability)
+        return ended, not ended and rounds >= self.max_rounds
+
+
+class PrisonersDilemmaConfig(RepeatedGameConfig):
     """The env_config of `prisoners_dilemma`: the original's payoffs and ending chance."""
 
     mutual_cooperation: float = Field(2.0, description="each agent's reward when both cooperate")
     sucker: float = Field(-2.0, description="the cooperator's reward when the partner defects")
     temptation: float = Field(4.0, description="the defector's reward when the partner cooperates")
     mutual_defection: float = Field(0.0, description="each agent's reward when both defect")
-    end_probability: float = Field(0.1, gt=0.0, le=1.0, description="chance that the game ends after each round")
-    max_rounds: int = Field(1000, ge=1, description="rounds after which an episode is truncated all the same")
+
+    def payoff(self) -> np.ndarray:
+        """(2, 2): [own action, partner's action] -> own reward."""
+        return np.array([[self.mutual_cooperation, self.sucker], [self.temptation, self.mutual_defection]])
 
 
 class PrisonersDilemmaEnv(ParallelEnv):
@@ -43,8 +57,7 @@ class PrisonersDilemmaEnv(ParallelEnv):
         self.config = config = config or PrisonersDilemmaConfig()
         self.possible_agents = list(AGENTS)
         self.agents: list[str] = []
-        # payoff[own action, partner's action] = own reward
-        self.payoff = np.array([[config.mutual_cooperation, config.sucker], [config.temptation, config.mutual_defection]])
+        self.payoff = config.payoff()
         self._observation_space = spaces.Box(np.array([-1, -1, 0], np.float32), np.array([1, 1, np.inf], np.float32))
         self._action_space = spaces.Discrete(2)
         self._rng = np.random.default_rng()
@@ -73,8 +86,7 @@ class PrisonersDilemmaEnv(ParallelEnv):
         self._previous = chosen
         self._cooperated += chosen == COOPERATE
         self._round += 1
-        ended = bool(self._rng.random() < self.config.end_probability)
-        cut = not ended and self._round >= self.config.max_rounds
+        ended, cut = self.config.ends(self._rng, self._round)
         infos: dict[str, dict] = {agent: {} for agent in self.possible_agents}
         if ended or cut:
             for i, agent in enumerate(self.possible_agents):
