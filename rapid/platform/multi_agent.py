@@ -6,6 +6,7 @@ the env once and reads them.
 """
 
 import fnmatch
+import zlib
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
@@ -19,16 +20,24 @@ from rapid.platform.spec import MultiAgent, RLlibJob
 
 
 class GlobMapping:
-    """Agent id -> policy by the first matching glob of `multi_agent.policy_mapping`; the same every call."""
+    """Agent id -> policy by the first matching glob; a glob given a list of policies draws one of
+    them per episode (the same for the whole episode, from its id)."""
 
-    def __init__(self, patterns: dict[str, str]) -> None:
-        self.patterns = patterns
+    def __init__(self, patterns: dict[str, str | list[str]]) -> None:
+        self.patterns = {pattern: [p] if isinstance(p, str) else list(p) for pattern, p in patterns.items()}
+
+    def choices(self, agent_id: Any) -> list[str]:
+        """The policies the agent may play."""
+        found = next((p for pattern, p in self.patterns.items() if fnmatch.fnmatchcase(str(agent_id), pattern)), None)
+        if found is None:
+            raise ValueError(f"agent '{agent_id}' matches no pattern ({', '.join(self.patterns)})")
+        return found
 
     def __call__(self, agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
-        policy = next((p for pattern, p in self.patterns.items() if fnmatch.fnmatchcase(str(agent_id), pattern)), None)
-        if policy is None:
-            raise ValueError(f"agent '{agent_id}' matches no pattern ({', '.join(self.patterns)})")
-        return policy
+        choices = self.choices(agent_id)
+        if len(choices) == 1:
+            return choices[0]
+        return choices[zlib.crc32(str(episode.id_).encode()) % len(choices)]
 
 
 def policy_mapping(multi_agent: MultiAgent) -> Any:
@@ -55,26 +64,30 @@ def agent_spaces(env: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def policy_spaces(job: RLlibJob, spaces: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
-    """Policy -> the spaces of the agents the mapping may give it (which must agree); a ValueError
-    naming the agent or policy that does not fit."""
+    """Policy -> the spaces of the agents the mapping, or the evaluation's, may give it (which
+    must agree); a ValueError naming the agent or policy that does not fit."""
     multi_agent = job.multi_agent
-    mapping = policy_mapping(multi_agent)
+    mappings = {"multi_agent.policy_mapping": policy_mapping(multi_agent)}
+    if job.evaluation is not None and job.evaluation.policy_mapping is not None:
+        mappings["evaluation.policy_mapping"] = GlobMapping(job.evaluation.policy_mapping)
     agents = ", ".join(map(str, spaces))
     found: dict[str, tuple[Any, Any]] = {}
-    for aid, pair in spaces.items():
-        try:
-            policies = {mapping(aid, StandInEpisode(n)) for n in range(PROBES)}
-        except ValueError as err:
-            raise ValueError(f"multi_agent.policy_mapping: {err}; agents: {agents}") from None
-        for policy in sorted(policies):
-            if policy not in multi_agent.policies:
-                raise ValueError(f"multi_agent.policy_mapping: gives agent '{aid}' the unknown policy '{policy}'")
-            if policy in found and found[policy] != pair:
-                raise ValueError(
-                    f"multi_agent.policies.{policy}: its agents' spaces differ ({found[policy]} and agent '{aid}': {pair}); "
-                    "map agents with different spaces to different policies"
-                )
-            found.setdefault(policy, pair)
+    for where, mapping in mappings.items():
+        for aid, pair in spaces.items():
+            try:
+                policies = set(mapping.choices(aid)) if isinstance(mapping, GlobMapping) else {
+                    mapping(aid, StandInEpisode(n)) for n in range(PROBES)}
+            except ValueError as err:
+                raise ValueError(f"{where}: {err}; agents: {agents}") from None
+            for policy in sorted(policies):
+                if policy not in multi_agent.policies:
+                    raise ValueError(f"{where}: gives agent '{aid}' the unknown policy '{policy}'")
+                if policy in found and found[policy] != pair:
+                    raise ValueError(
+                        f"multi_agent.policies.{policy}: its agents' spaces differ ({found[policy]} and agent '{aid}': {pair}); "
+                        "map agents with different spaces to different policies"
+                    )
+                found.setdefault(policy, pair)
     unused = [p for p in multi_agent.policies if p not in found]
     if unused:
         raise ValueError(f"multi_agent.policies.{unused[0]}: no agent is mapped to it; agents: {agents}")

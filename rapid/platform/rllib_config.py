@@ -15,7 +15,7 @@ from rapid.platform.env_stack import env_config_of, make_env, wrapper_stack
 from rapid.platform.episode_metrics import EpisodeMetric, log_final_info
 from rapid.platform.initial_weights import LoadStartingWeights, starting_weights
 from rapid.platform.learner_extension import with_loss_terms
-from rapid.platform.multi_agent import configure_multi_agent
+from rapid.platform.multi_agent import GlobMapping, configure_multi_agent
 from rapid.platform.registry import ALGORITHMS, CALLBACKS, ENVS, MODULES
 from rapid.platform.spec import RLlibJob
 
@@ -65,7 +65,11 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
             evaluation_duration=ev.episodes,
             evaluation_duration_unit="episodes",
             evaluation_num_env_runners=ev.env_runners,
-            evaluation_config={"explore": ev.explore, "env_config": {**job.env_config, **ev.env_config}},
+            evaluation_config={
+                "explore": ev.explore,
+                "env_config": {**job.env_config, **ev.env_config},
+                **({"policy_mapping_fn": GlobMapping(ev.policy_mapping)} if ev.policy_mapping is not None else {}),
+            },
         )
     _add_callbacks(config, job, actors or {})
     terms = [section.loss_term(settings, job) for _, section, settings in job.plugin_sections()
@@ -96,7 +100,7 @@ def _add_callbacks(config: AlgorithmConfig, job: RLlibJob, actors: dict[str, Any
             classes += section.callbacks(settings, job, actors.get(name))
     hooks = {}
     metrics = episode_metrics(job)
-    if metrics:
+    if metrics or job.multi_agent is not None:
         hooks["on_episode_end"] = partial(log_final_info, metrics)
     if classes:
         config.callbacks(callbacks_class=classes, **hooks)

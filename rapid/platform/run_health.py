@@ -35,11 +35,12 @@ def nonfinite_losses(result: dict[str, Any]) -> list[str]:
 
 
 def nonfinite_weights(learner: Any) -> list[str]:
-    """Modules of a Learner with a NaN or infinite weight (run on each Learner, local or remote)."""
+    """Modules of a Learner with a NaN or infinite weight (run on each Learner, local or remote);
+    a module without weights (a fixed partner) has none to check."""
     return [
         str(module_id)
         for module_id, module in learner.module.items()
-        if any(not param.isfinite().all() for param in module.parameters())
+        if any(not param.isfinite().all() for param in getattr(module, "parameters", tuple)())
     ]
 
 

@@ -28,6 +28,7 @@ from rapid.platform.spec_parts import (
     registered,
     rllib_figure,
     training_keys,
+    unknown_policy,
 )
 from rapid.platform.spec_ranges import MAX_SEED, training_value_problem
 
@@ -65,6 +66,19 @@ class RLlibJob(JobCommon):
         for name in names:
             registered(registry.CALLBACKS, name)
         return names
+
+    @model_validator(mode="after")
+    def _evaluation_mapping(self) -> "RLlibJob":
+        mapping = self.evaluation.policy_mapping if self.evaluation is not None else None
+        if mapping is None:
+            return self
+        if self.multi_agent is None:
+            raise KeyProblem(("evaluation", "policy_mapping"), "maps agents to policies; it needs a multi_agent: job")
+        for pattern, chosen in mapping.items():
+            for policy in [chosen] if isinstance(chosen, str) else chosen:
+                if policy not in self.multi_agent.policies:
+                    raise KeyProblem(("evaluation", "policy_mapping", pattern), unknown_policy(policy, self.multi_agent.policies))
+        return self
 
     @model_validator(mode="after")
     def _plugin_sections(self) -> "RLlibJob":

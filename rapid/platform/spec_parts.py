@@ -88,6 +88,9 @@ class Evaluation(Strict):
     env_runners: int = Field(0, ge=0, description="evaluation EnvRunners (0: the trial's process)")
     explore: bool = Field(False, description="sample actions (true) or take the deterministic one")
     env_config: dict[str, Any] = Field({}, description="env_config overrides for evaluation (e.g. no randomization)")
+    policy_mapping: dict[str, str | list[str]] | None = Field(
+        None, description="multi-agent: agent id glob -> the policy it plays in evaluation, or a list of policies, one "
+        "drawn per episode (fixed partners); null: the job's mapping")
 
 
 class Policy(Strict):
