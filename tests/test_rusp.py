@@ -12,7 +12,7 @@ from conftest import ROOT
 from pettingzoo.test import parallel_api_test
 
 from rapid.envs.social import make_indirect_reciprocity, make_prisoners_buddy, make_prisoners_dilemma
-from rapid.envs.social.rusp import CRITIC_KEY, OBS_KEY, RUSP_KEY, RuspSettings, SocialPreferences, team_sizes, wrap_rusp
+from rapid.envs.social.rusp import CRITIC_KEY, OBS_KEY, RUSP_KEY, RuspSettings, draw_preferences, team_sizes, wrap_rusp
 from rapid.platform.plugins import SettingsError, validate_settings
 from rapid.platform.spec_file import load_spec
 
@@ -41,8 +41,9 @@ def play(env, seed: int, actions: np.ndarray) -> list[dict[str, float]]:
 def test_relationships_are_symmetric_teams_and_rows_of_the_transform_sum_to_one() -> None:
     rng = np.random.default_rng(0)
     settings = RuspSettings(min_team_size=2, max_team_size=3)
-    for _ in range(200):
-        prefs = SocialPreferences(settings, 5, rng)
+    batch = draw_preferences(settings, 5, rng, 200)
+    for k in range(200):
+        prefs = batch.episode(k)
         np.testing.assert_array_equal(prefs.M, prefs.M.T)
         teams = teams_of(prefs.M)
         assert sorted(len(team) for team in teams) == [2, 3]  # the one partition of 5 into sizes 2-3
@@ -54,7 +55,8 @@ def test_relationships_are_symmetric_teams_and_rows_of_the_transform_sum_to_one(
 def test_team_sizes_are_drawn_uniformly_among_integer_partitions() -> None:
     assert set(team_sizes(3, 1, 3)) == {(1, 1, 1), (1, 2), (3,)}
     rng = np.random.default_rng(1)
-    drawn = Counter(tuple(sorted(map(len, teams_of(SocialPreferences(RuspSettings(), 3, rng).M)))) for _ in range(3000))
+    batch = draw_preferences(RuspSettings(), 3, rng, 3000)
+    drawn = Counter(tuple(sorted(map(len, teams_of(batch.episode(k).M)))) for k in range(3000))
     assert set(drawn) == {(1, 1, 1), (1, 2), (3,)}
     assert all(abs(count / 3000 - 1 / 3) < 0.04 for count in drawn.values()), drawn
 

@@ -25,7 +25,7 @@ An env whose observations are a Dict gets the two keys added; any other observat
 """
 
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from gymnasium import spaces
@@ -37,6 +37,8 @@ from rapid.platform.plugins import EnvWrapper, SettingsError, Strict
 from rapid.platform.schema_errors import KeyProblem
 
 RUSP_KEY, CRITIC_KEY, OBS_KEY = "rusp", "rusp_critic", "obs"
+# Episodes whose relationships are drawn in one go.
+EPISODES_PER_DRAW = 256
 WHERE = ("env_config", "rusp")
 
 
@@ -70,38 +72,50 @@ def team_sizes(n: int, smallest: int, largest: int) -> tuple[tuple[int, ...], ..
                  for rest in team_sizes(n - first, first, largest))
 
 
-class SocialPreferences:
-    """One episode's relationships among n agents: `M` (n, n) symmetric before the permutation,
-    `T` its row-normalized reward transform, `believed` (n, n, n) what each observer believes M is,
-    `noise` (n, n, n) the standard deviations of those beliefs."""
+class SocialPreferences(NamedTuple):
+    """Relationships among n agents, of one episode or of a batch of them (a leading axis): `M`
+    (n, n) symmetric before the permutation, `T` its row-normalized reward transform, `believed`
+    (n, n, n) what each observer believes M is, `noise` (n, n, n) the standard deviations of those
+    beliefs."""
 
-    def __init__(self, settings: RuspSettings, n: int, rng: np.random.Generator) -> None:
-        if settings.evaluation:
-            self.M = np.eye(n)
-            self.noise = np.zeros((n, n, n))
-        else:
-            partitions = team_sizes(n, settings.min_team_size, settings.max_team_size or n)
-            sizes = partitions[rng.integers(len(partitions))]
-            team = np.repeat(np.arange(len(sizes)), sizes)
-            within = team[:, None] == team[None, :]
-            drawn = np.where(within, rng.beta(settings.alpha, settings.beta, (n, n)), 0.0)
-            symmetric = np.tril(drawn, -1) + np.tril(drawn).T
-            order = rng.permutation(n)
-            self.M = symmetric[np.ix_(order, order)]
-            self.noise = rng.uniform(*settings.noise, (n, n, n))
-        self.believed = self.M + rng.normal(0.0, 1.0, (n, n, n)) * self.noise
-        self.T = self.M / self.M.sum(axis=1, keepdims=True)
+    M: np.ndarray
+    T: np.ndarray
+    believed: np.ndarray
+    noise: np.ndarray
 
-    def observations(self) -> tuple[np.ndarray, np.ndarray]:
-        """(n, 4n) float32 each: every observer's own view and its critic's (see the module docstring)."""
-        n = len(self.M)
+    def episode(self, k: int) -> "SocialPreferences":
+        return SocialPreferences(self.M[k], self.T[k], self.believed[k], self.noise[k])
+
+    def views(self) -> tuple[np.ndarray, np.ndarray]:
+        """(..., n, 4n) float32 each: every observer's own view and its critic's (see the module docstring)."""
+        n = self.M.shape[-1]
         agents = np.arange(n)
-        row, row_noise = self.believed[agents, agents], self.noise[agents, agents]  # [i, k]: i's belief of M_ik
-        diagonal, diagonal_noise = self.believed[:, agents, agents], self.noise[:, agents, agents]  # [i, k]: of M_kk
-        own = np.concatenate([row, row_noise, diagonal, diagonal_noise], axis=1)
+        row, row_noise = self.believed[..., agents, agents, :], self.noise[..., agents, agents, :]  # [i, k]: i's belief of M_ik
+        diagonal, diagonal_noise = self.believed[..., agents, agents], self.noise[..., agents, agents]  # [i, k]: of M_kk
+        own = np.concatenate([row, row_noise, diagonal, diagonal_noise], axis=-1)
+        truth = np.broadcast_to(self.M[..., None, agents, agents], self.M.shape)
         # The transposed rows: [i, j] is j's belief of M_ji.
-        critic = np.concatenate([self.M, np.tile(np.diag(self.M), (n, 1)), row.T, row_noise.T], axis=1)
+        critic = np.concatenate([self.M, truth, np.swapaxes(row, -1, -2), np.swapaxes(row_noise, -1, -2)], axis=-1)
         return own.astype(np.float32), critic.astype(np.float32)
+
+
+def draw_preferences(settings: RuspSettings, n: int, rng: np.random.Generator, episodes: int) -> SocialPreferences:
+    """The relationships of `episodes` episodes at once (numpy's cost is per call, not per number)."""
+    if settings.evaluation:
+        M = np.broadcast_to(np.eye(n), (episodes, n, n)).copy()
+        noise = np.zeros((episodes, n, n, n))
+    else:
+        partitions = team_sizes(n, settings.min_team_size, settings.max_team_size or n)
+        labels = np.array([np.repeat(np.arange(len(sizes)), sizes) for sizes in partitions])
+        team = labels[rng.integers(len(partitions), size=episodes)]  # (episodes, n)
+        within = team[:, :, None] == team[:, None, :]
+        drawn = np.where(within, rng.beta(settings.alpha, settings.beta, (episodes, n, n)), 0.0)
+        symmetric = np.tril(drawn, -1) + np.swapaxes(np.tril(drawn), 1, 2)
+        order = np.argsort(rng.random((episodes, n)), axis=1)  # a uniform permutation per episode
+        M = np.take_along_axis(np.take_along_axis(symmetric, order[:, :, None], 1), order[:, None, :], 2)
+        noise = rng.uniform(*settings.noise, (episodes, n, n, n))
+    believed = M[:, None] + rng.normal(0.0, 1.0, noise.shape) * noise
+    return SocialPreferences(M, M / M.sum(axis=-1, keepdims=True), believed, noise)
 
 
 class Rusp(BaseParallelWrapper):
@@ -115,6 +129,7 @@ class Rusp(BaseParallelWrapper):
         view = spaces.Box(-np.inf, np.inf, (4 * len(self._index),), np.float32)
         self._spaces = {agent: _with_views(env.observation_space(agent), view) for agent in env.possible_agents}
         self._rng = np.random.default_rng()
+        self._draw()
         self._new_episode()
 
     def observation_space(self, agent: str) -> spaces.Dict:
@@ -123,9 +138,15 @@ class Rusp(BaseParallelWrapper):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+            self._draw()
         observations, infos = self.env.reset(seed=seed, options=options)
         self._new_episode()
         return self._observe(observations), infos
+
+    @property
+    def preferences(self) -> SocialPreferences:
+        """The present episode's relationships."""
+        return self._pool.episode(self._episode)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         observations, rewards, terminations, truncations, infos = self.env.step(actions)
@@ -133,26 +154,34 @@ class Rusp(BaseParallelWrapper):
             rewards = self._mix(rewards)
         return self._observe(observations), rewards, terminations, truncations, infos
 
-    def _new_episode(self) -> None:
-        self.preferences = SocialPreferences(self.settings, len(self._index), self._rng)
-        self._own, self._critic = self.preferences.observations()
+    def _draw(self) -> None:
+        """A pool of the next episodes' relationships, drawn at once."""
+        self._pool = draw_preferences(self.settings, len(self._index), self._rng, EPISODES_PER_DRAW)
+        self._own, self._critic = self._pool.views()
         self._own.flags.writeable = self._critic.flags.writeable = False  # handed out at every step
+        self._episode = -1
+
+    def _new_episode(self) -> None:
+        self._episode += 1
+        if self._episode == EPISODES_PER_DRAW:
+            self._draw()
+            self._episode = 0
+        k = self._episode
+        own, critic = self._own[k], self._critic[k]
+        self._views = {agent: {RUSP_KEY: own[i], CRITIC_KEY: critic[i]} for agent, i in self._index.items()}
+        self._weights = {agent: dict(zip(self._index, row, strict=True)) for agent, row in
+                         zip(self._index, self._pool.T[k].tolist(), strict=True)}
 
     def _mix(self, rewards: dict[str, float]) -> dict[str, float]:
-        """r'_i = sum_j T_ij r_j; an agent without a reward this step (it is done) adds 0."""
-        own = np.zeros(len(self._index))
-        for agent, reward in rewards.items():
-            own[self._index[agent]] = reward
-        mixed = self.preferences.T @ own
-        return {agent: float(mixed[self._index[agent]]) for agent in rewards}
+        """r'_i = sum_j T_ij r_j; an agent without a reward this step (it is done) adds 0. Plain
+        Python: for the few agents of a social game it is several times faster than numpy."""
+        weights, paid = self._weights, rewards.items()
+        return {agent: sum([weights[agent][other] * reward for other, reward in paid]) for agent in rewards}
 
     def _observe(self, observations: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        out = {}
-        for agent, observation in observations.items():
-            i = self._index[agent]
-            base = dict(observation) if isinstance(observation, dict) else {OBS_KEY: observation}
-            out[agent] = {**base, RUSP_KEY: self._own[i], CRITIC_KEY: self._critic[i]}
-        return out
+        views = self._views
+        return {agent: {**(observation if isinstance(observation, dict) else {OBS_KEY: observation}), **views[agent]}
+                for agent, observation in observations.items()}
 
 
 def _with_views(space: spaces.Space, view: spaces.Box) -> spaces.Dict:
