@@ -26,16 +26,17 @@ def rusp(settings: dict, **game: object):
     return wrap_rusp(make_prisoners_dilemma(game), validate_settings(RuspSettings, settings, ("rusp",)))
 
 
-def play(env, seed: int, actions: np.ndarray) -> list[dict[str, float]]:
-    """Rewards of each step of one episode, the agents acting by `actions` (rounds, 2), until it ends."""
+def play(env, seed: int, actions: np.ndarray) -> tuple[list[dict[str, float]], dict[str, dict]]:
+    """Rewards of each step of one episode, the agents acting by `actions` (rounds, 2), until it
+    ends, and the last step's infos."""
     env.reset(seed=seed)
     rewards = []
     for row in actions:
-        _, reward, terminated, truncated, _ = env.step(dict(zip(env.possible_agents, row.tolist(), strict=True)))
+        _, reward, terminated, truncated, infos = env.step(dict(zip(env.possible_agents, row.tolist(), strict=True)))
         rewards.append(reward)
         if all(terminated.values()) or all(truncated.values()):
             break
-    return rewards
+    return rewards, infos
 
 
 def test_relationships_are_symmetric_teams_and_rows_of_the_transform_sum_to_one() -> None:
@@ -64,7 +65,7 @@ def test_team_sizes_are_drawn_uniformly_among_integer_partitions() -> None:
 def test_rewards_are_mixed_by_the_episodes_transform() -> None:
     bare, wrapped = make_prisoners_dilemma({}), rusp({"min_team_size": 2})
     actions = np.random.default_rng(2).integers(0, 2, (50, 2))
-    own, mixed = play(bare, 7, actions), play(wrapped, 7, actions)
+    (own, _), (mixed, _) = play(bare, 7, actions), play(wrapped, 7, actions)
     assert len(own) == len(mixed) > 1
     T = wrapped.preferences.T
     assert not np.allclose(T, np.eye(2))
@@ -75,7 +76,9 @@ def test_rewards_are_mixed_by_the_episodes_transform() -> None:
 def test_evaluation_leaves_the_rewards_bit_for_bit_and_shows_identity_without_noise() -> None:
     bare, wrapped = make_prisoners_dilemma({}), rusp({"evaluation": True, "min_team_size": 2})
     actions = np.random.default_rng(3).integers(0, 2, (50, 2))
-    assert play(bare, 11, actions) == play(wrapped, 11, actions)
+    (own, _), (untouched, infos) = play(bare, 11, actions), play(wrapped, 11, actions)
+    assert own == untouched
+    assert infos["player_0"]["social_welfare"] == sum(sum(step.values()) for step in own)
     observation = wrapped.reset(seed=0)[0]["player_1"]
     np.testing.assert_array_equal(observation[RUSP_KEY], [0, 1, 0, 0, 1, 1, 0, 0])  # row, noise, diagonal, noise
     np.testing.assert_array_equal(observation[CRITIC_KEY][:4], [0, 1, 1, 1])

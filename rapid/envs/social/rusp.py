@@ -18,7 +18,8 @@ of M (how much each agent cares about its own reward) and its noise levels, each
 Its critic's `rusp_critic` (4 * n,) holds the true row and diagonal, and what each agent j
 believes M_ji to be with those noise levels (the original routes the same to its value function).
 `evaluation: true` makes M the identity and every noise 0: selfish agents that know it, with
-rewards passed on untouched (bit for bit the env's).
+rewards passed on untouched (bit for bit the env's). Every episode's last info carries
+`social_welfare`: the sum of all agents' own rewards, before any mixing.
 
 An env whose observations are a Dict gets the two keys added; any other observation becomes the
 `obs` key of a Dict beside them.
@@ -33,10 +34,12 @@ from pettingzoo.utils.env import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from pydantic import Field, model_validator
 
+from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.plugins import EnvWrapper, SettingsError, Strict
 from rapid.platform.schema_errors import KeyProblem
 
 RUSP_KEY, CRITIC_KEY, OBS_KEY = "rusp", "rusp_critic", "obs"
+WELFARE = "social_welfare"  # the episode's sum of every agent's own (unmixed) rewards, in its last info
 # Episodes whose relationships are drawn in one go.
 EPISODES_PER_DRAW = 256
 WHERE = ("env_config", "rusp")
@@ -150,6 +153,10 @@ class Rusp(BaseParallelWrapper):
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         observations, rewards, terminations, truncations, infos = self.env.step(actions)
+        self._welfare += sum(rewards.values())
+        if not self.env.agents:
+            for info in infos.values():
+                info[WELFARE] = self._welfare
         if not self.settings.evaluation:
             rewards = self._mix(rewards)
         return self._observe(observations), rewards, terminations, truncations, infos
@@ -162,6 +169,7 @@ class Rusp(BaseParallelWrapper):
         self._episode = -1
 
     def _new_episode(self) -> None:
+        self._welfare = 0.0
         self._episode += 1
         if self._episode == EPISODES_PER_DRAW:
             self._draw()
@@ -204,4 +212,5 @@ def wrap_rusp(env: Any, settings: RuspSettings, actor: Any = None) -> Rusp:
     return Rusp(env, settings)
 
 
-RUSP_WRAPPER = EnvWrapper(wrap=wrap_rusp, schema=RuspSettings, order=200)
+RUSP_WRAPPER = EnvWrapper(wrap=wrap_rusp, schema=RuspSettings, order=200,
+                          episode_metrics={WELFARE: EpisodeMetric(WELFARE)})
