@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from rapid.platform.plots import GROUP, run_plots
 from rapid.platform.run_dir import METRICS, CurrentRows, RunDir, read_metrics
 
 
@@ -52,3 +53,14 @@ def test_a_run_from_before_part_files_reads_and_grows(tmp_path: Path) -> None:
     run = RunDir(str(tmp_path / "run"))
     run.append_rows([{"trial_id": "a", "iteration": 2}])
     assert read_metrics(tmp_path / "run")["iteration"] == [1, 2]
+
+
+def test_a_grouped_sweep_draws_every_figure_column_by_group() -> None:
+    """A sweep with group_by compares the groups on the metric and on each column its figures match."""
+    rows = [{"trial_id": f"t{arm}{seed}", GROUP: f"rusp={arm}", "env_steps": step, "metric": step * (arm + 1),
+             "evaluation/against/tit_for_tat/cooperation": 0.5 + 0.1 * arm, "evaluation/against/always_defect/cooperation": 0.1}
+            for arm in (0, 1) for seed in (0, 1) for step in (10, 20, 30)]
+    plots = run_plots(rows, "sweep", "metric", ("evaluation/against/*/cooperation",), group_by="rusp")
+    assert {"metric_by_rusp.png", "evaluation_against_tit_for_tat_cooperation_by_rusp.png",
+            "evaluation_against_always_defect_cooperation_by_rusp.png"} <= set(plots)
+    assert all(png.startswith(b"\x89PNG") for png in plots.values())

@@ -103,11 +103,13 @@ def _columns(rows: Rows, pattern: str) -> list[str]:
 def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> dict[str, bytes]:
     """plots/*.png for one run: its metric, the return (if different), env steps/s, each of
     `figures` (a glob such as `league/win_rate/*` draws every matching column in one plot) and, for a
-    sweep with `group_by`, the metric's mean and spread per group."""
+    sweep with `group_by`, the mean and spread per group of the metric and of every figure column."""
     trials = by_trial(rows)
     plots = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
     if group_by is not None:
-        plots[f"{metric.replace('/', '_')}_by_{group_by}.png"] = spread(rows, metric, f"{job}: {metric} by {group_by}")
+        grouped = dict.fromkeys([metric, *(column for pattern in figures for column in _columns(rows, pattern))])
+        for column in grouped:
+            plots[f"{column.replace('/', '_')}_by_{group_by}.png"] = spread(rows, column, f"{job}: {column} by {group_by}")
     if metric != "episode_return_mean" and any("episode_return_mean" in r for r in rows):
         plots["episode_return_mean.png"] = overlay(trials, "episode_return_mean", f"{job}: episode return")
     if any("env_steps_per_s" in r for r in rows):
