@@ -5,7 +5,7 @@ import torch
 from gymnasium.spaces import Discrete
 from ray.rllib.core.columns import Columns
 
-from rapid.envs.social import make_prisoners_dilemma
+from rapid.envs.social import make_prisoners_buddy, make_prisoners_dilemma
 from rapid.envs.social.rusp import RuspSettings, wrap_rusp
 from rapid.platform.registry import MODULES
 
@@ -41,6 +41,19 @@ def test_fixed_partners_act_as_named() -> None:
         assert play_against("tit_for_tat", moves, rusp) == [0, 1, 0, 0, 1, 1]
     batch = {Columns.OBS: np.zeros((4, 3), np.float32)}
     assert partner("always_defect", make_prisoners_dilemma({})).forward_inference(batch)[Columns.ACTIONS].tolist() == [1] * 4
+
+
+def test_a_constant_partner_always_picks_the_same_agent_in_prisoners_buddy() -> None:
+    env = make_prisoners_buddy({})
+    module = MODULES.get("constant_action")(observation_space=env.observation_space("agent_3"),
+                                            action_space=env.action_space("agent_3"), model_config={"action": [1, 0]})
+    observations, _ = env.reset(seed=0)
+    for _ in range(7):
+        [action] = module.forward_inference({Columns.OBS: observations["agent_3"][None]})[Columns.ACTIONS]
+        assert action.tolist() == [1, 0] and env.action_space("agent_3").contains(action)
+        picks = {agent: env.action_space(agent).sample() for agent in env.possible_agents} | {"agent_3": action}
+        observations, *_ = env.step(picks)
+        assert env.choice[3] == 0  # agent_3's others are 4, 0, 1, 2: the second is agent_0
 
 
 JOB = """

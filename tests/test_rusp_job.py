@@ -4,6 +4,7 @@ stops before Ray."""
 
 from pathlib import Path
 
+import pytest
 from conftest import Head, rapid, rows
 
 SPEC = "jobs/rusp_ipd.yaml"
@@ -33,3 +34,17 @@ def test_an_evaluation_mapping_to_an_unknown_policy_stops_before_ray(tmp_path: P
     assert done.returncode == 2
     assert "evaluation.policy_mapping.player_1" in done.stderr and "unknown policy 'grim_trigger'" in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("spec", "figure"), [("jobs/rusp_indirect.yaml", "evaluation/env_runners/against/always_defect/cooperation"),
+                                              ("jobs/rusp_prisoners_buddy.yaml", "evaluation/env_runners/against/steady_partner/return")])
+def test_the_other_rusp_games_train_and_meet_their_fixed_partners(ray_head: Head, tmp_path: Path, spec: str, figure: str) -> None:
+    done = rapid("run", spec, "--profile", "smoke", "--set", f"storage_path={tmp_path}", "--set", "evaluation.episodes=12",
+                 env=ray_head.env())
+    assert done.returncode == 0, done.stderr
+    (job,) = tmp_path.iterdir()
+    (run,) = job.iterdir()
+    table = rows(run)
+    assert table["iteration"][-1] == 3
+    assert [v for v in table[figure] if v == v], figure
+    assert all(v == v for v in table["env_runners/social_welfare"]), "every iteration reports social welfare"

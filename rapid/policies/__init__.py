@@ -47,6 +47,8 @@ MODULES.add(
 for _name, _class, _summary, _fields in (
     ("always_cooperate", "AlwaysCooperate", "a fixed partner (never learns) that always cooperates (action 0)", set()),
     ("always_defect", "AlwaysDefect", "a fixed partner (never learns) that always defects (action 1)", set()),
+    ("constant_action", "ConstantAction", "a fixed partner (never learns) that always takes model_config's `action`",
+     {"action"}),
     ("tit_for_tat", "TitForTat", "a fixed partner (never learns) that cooperates first, then repeats its partner's last action",
      {"observation_key", "partner_index"}),
 ):

@@ -3,6 +3,8 @@
 They are RLModules, so a job maps agents to them like to any policy (and leaves them out of
 `policies_to_train`), and an evaluation swaps them in for a partner:
 - `always_cooperate`, `always_defect`: action 0 or 1 of the Prisoner's Dilemma games;
+- `constant_action`: the model_config's `action` at every step (for Prisoner's Buddy, a partner
+  that always picks the same agent);
 - `tit_for_tat`: cooperates first, then does what its partner did last; it reads the partner's
   previous action from its observation, entry `partner_index` of `observation_key` (the
   Prisoner's Dilemma's [own, partner's, round] under RUSP's `obs` key by default; null for an
@@ -42,14 +44,23 @@ def _leading_shape(obs: Any) -> tuple[int, ...]:
     return tuple(leaf.shape[:-1])
 
 
-class AlwaysCooperate(FixedPartner):
+class ConstantAction(FixedPartner):
+    """The same action at every step: model_config `action`, an int or, for a MultiDiscrete
+    action space, a list (Prisoner's Buddy's [0, 0]: always name the next agent, never sit out)."""
+
+    default_action: int | None = None
+
     def choose(self, obs: Any) -> np.ndarray:
-        return np.full(_leading_shape(obs), COOPERATE, dtype=np.int64)
+        action = np.asarray((self.model_config or {}).get("action", self.default_action), dtype=np.int64)
+        return np.broadcast_to(action, _leading_shape(obs) + action.shape).copy()
 
 
-class AlwaysDefect(FixedPartner):
-    def choose(self, obs: Any) -> np.ndarray:
-        return np.full(_leading_shape(obs), DEFECT, dtype=np.int64)
+class AlwaysCooperate(ConstantAction):
+    default_action = COOPERATE
+
+
+class AlwaysDefect(ConstantAction):
+    default_action = DEFECT
 
 
 class TitForTat(FixedPartner):
