@@ -322,3 +322,23 @@ def test_the_repository_reads_no_data_from_outside_itself() -> None:
         path = ROOT / name
         if path.suffix in (".py", ".yaml", ".toml", ".md", ".txt", ".cfg") or path.name in ("Makefile", "Dockerfile"):
             assert outside not in path.read_text(), name
+
+
+def test_a_sweep_takes_its_config_from_an_rllib_job_file_and_amends_it(tmp_path: Path) -> None:
+    loaded = load_spec(ROOT / "jobs" / "rusp_vs_selfish.yaml")
+    config = loaded.job.config
+    assert config["env"] == "prisoners_dilemma" and config["env_config"] == {"rusp": {}}
+    assert config["resources"] == {"env_runners": 0, "envs_per_env_runner": 16}, "the sweep's config amends the job's"
+    assert config["training"]["train_batch_size_per_learner"] == 4000 and "tit_for_tat" in config["multi_agent"]["policies"]
+    assert not {"stop", "checkpoint", "metric", "name", "kind"} & set(config), "the sweep's own keys stay the sweep's"
+    assert "config_from" not in loaded.resolved
+    smoke = load_spec(ROOT / "jobs" / "rusp_vs_selfish.yaml", "smoke").job.config
+    assert smoke["training"]["train_batch_size_per_learner"] == 200, "config_from's profile"
+    rllib = tmp_path / "job.yaml"
+    rllib.write_text("kind: rllib\nalgorithm: PPO\nenv: CartPole-v1\nstop: {iterations: 1}\nconfig_from: {spec: x.yaml}\n")
+    with pytest.raises(RapidError, match="config_from"):
+        load_spec(rllib)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("kind: sweep\ntrainable: rllib\nmetric: m\nconfig_from: {spec: missing.yaml}\n")
+    with pytest.raises(RapidError, match="missing.yaml"):
+        load_spec(sweep)

@@ -68,19 +68,6 @@ class RLlibJob(JobCommon):
         return names
 
     @model_validator(mode="after")
-    def _evaluation_mapping(self) -> "RLlibJob":
-        mapping = self.evaluation.policy_mapping if self.evaluation is not None else None
-        if mapping is None:
-            return self
-        if self.multi_agent is None:
-            raise KeyProblem(("evaluation", "policy_mapping"), "maps agents to policies; it needs a multi_agent: job")
-        for pattern, chosen in mapping.items():
-            for policy in [chosen] if isinstance(chosen, str) else chosen:
-                if policy not in self.multi_agent.policies:
-                    raise KeyProblem(("evaluation", "policy_mapping", pattern), unknown_policy(policy, self.multi_agent.policies))
-        return self
-
-    @model_validator(mode="after")
     def _plugin_sections(self) -> "RLlibJob":
         """Every extra key is a registered section (under `multi_agent:` too), valid by its own schema and rules."""
         self._sections = {}
@@ -94,6 +81,19 @@ class RLlibJob(JobCommon):
                 except ValueError as err:
                     where = ("multi_agent",) if section.parent else ()
                     raise KeyProblem((*where, name), str(err)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _evaluation_mapping(self) -> "RLlibJob":
+        mapping = self.evaluation.policy_mapping if self.evaluation is not None else None
+        if mapping is None:
+            return self
+        if self.multi_agent is None:
+            raise KeyProblem(("evaluation", "policy_mapping"), "maps agents to policies; it needs a multi_agent: job")
+        for pattern, chosen in mapping.items():
+            for policy in [chosen] if isinstance(chosen, str) else chosen:
+                if policy not in self.multi_agent.policies:
+                    raise KeyProblem(("evaluation", "policy_mapping", pattern), unknown_policy(policy, self.multi_agent.policies))
         return self
 
     def _validate_sections(self, extra: dict[str, Any], parent: str | None, where: tuple[str, ...], model: type) -> None:

@@ -243,6 +243,33 @@ def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> N
         seen.append(stage.name)
 
 
+# An RLlib job's keys that are not its body: a sweep names its own (and its trainable takes
+# `from_sweep` keys such as stop from the sweep itself).
+NOT_BODY = ("kind", "name", "description", "storage_path")
+
+
+def _expand_config_from(data: dict[str, Any], path: Path, source: str) -> None:
+    """A sweep's `config_from: {spec: FILE, profile: NAME}`: that RLlib job file (relative to the
+    sweep's), with its profile, becomes the body of `config:`, which the sweep's own `config:` then
+    amends. The resolved spec holds the expanded config, so a run's spec.yaml stands alone."""
+    if data.get("kind") != "sweep" or "config_from" not in data:
+        return  # elsewhere validation names the key as unknown
+    ref = data.pop("config_from")
+    if (not isinstance(ref, dict) or set(ref) - {"spec", "profile"} or not isinstance(ref.get("spec"), str)
+            or not isinstance(ref.get("profile"), str | None)):
+        raise RapidError(f"{source}: config_from: expected {{spec: <an rllib job file>, profile: <optional name>}}")
+    try:
+        base = load_spec(path.parent / str(ref["spec"]), ref.get("profile"), kinds=("rllib",)).resolved
+    except RapidError as err:
+        raise RapidError(f"{source}: config_from.spec: {err}") from None
+    from_sweep = registry.TRAINABLES.entry(str(data.get("trainable"))).extra.get("from_sweep", ()) if data.get("trainable") else ()
+    body = {key: value for key, value in base.items() if key not in (*NOT_BODY, *from_sweep)}
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        raise RapidError(f"{source}: config: expected a mapping of changes to config_from's job, got {config!r}")
+    data["config"] = deep_merge(body, config)
+
+
 def load_spec(
     path: str | Path,
     profile: str | None = None,
@@ -258,6 +285,7 @@ def load_spec(
     source = str(path)
     data, lines = read_yaml(path)
     data = _apply_profile(data, profile, source)
+    _expand_config_from(data, path, source)
     _apply_overrides(data, list(overrides))
     for key, value in (values or {}).items():
         set_path(data, key, value)

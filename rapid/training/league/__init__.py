@@ -19,13 +19,17 @@ from rapid.platform.errors import did_you_mean
 from rapid.platform.plugins import Section, Strict
 from rapid.platform.registry import SECTIONS, import_attr
 
+MAX_SLOTS = 64
+
 
 class League(Strict):
     """Which policies are snapshotted, how many snapshots each keeps, how often, how often they play."""
 
 
     policies: list[str] | None = Field(None, description="trained policies that get snapshot slots (null: every trained one)")
-    slots: int = Field(4, ge=1, description="frozen snapshots kept per league policy, overwritten round robin")
+    # Each slot is a full RLModule on the learner and every EnvRunner: a bound keeps a typo from
+    # building millions of them.
+    slots: int = Field(4, ge=1, le=MAX_SLOTS, description="frozen snapshots kept per league policy, overwritten round robin")
     every: int = Field(10, ge=1, description="training iterations between snapshots")
     latest_probability: float = Field(
         0.8, ge=0.0, le=1.0, description="share of episodes whose opponent seat plays the newest policy, not a snapshot"
