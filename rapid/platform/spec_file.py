@@ -262,7 +262,7 @@ def _expand_config_from(data: dict[str, Any], path: Path, source: str) -> None:
         base = load_spec(path.parent / str(ref["spec"]), ref.get("profile"), kinds=("rllib",)).resolved
     except RapidError as err:
         raise RapidError(f"{source}: config_from.spec: {err}") from None
-    from_sweep = registry.TRAINABLES.entry(str(data.get("trainable"))).extra.get("from_sweep", ()) if data.get("trainable") else ()
+    from_sweep = registry.TRAINABLES.entry("rllib").extra["from_sweep"]
     body = {key: value for key, value in base.items() if key not in (*NOT_BODY, *from_sweep)}
     config = data.get("config") or {}
     if not isinstance(config, dict):
