@@ -6,7 +6,8 @@ emergence metrics plotted against env steps beside their random-action levels.
 2. Training: the job as shipped for `--budget` seconds on an embedded Ray (or a kept run, `--run`).
 3. Phases (docs/hide_and_seek.md): each metric smoothed over `--window` iterations; a phase is
    reached at the first env step where its rule holds:
-   - running and chasing: hidden_share above its random level by 0.1;
+   - chasing: hidden_share below its random level by 0.1 (seekers find the hiders more than chance);
+   - running and chasing: hidden_share above its random level by 0.1 (hiders then escape them);
    - door blocking: max_box_move_prep above 1 m and boxes_locked_by_hiders at least 1;
    - ramp use: max_seeker_height above 0.5 m;
    - ramp defence: ramps_locked_by_hiders at least 0.5.
@@ -38,6 +39,7 @@ SPEC = ROOT / "jobs" / "hide_and_seek_quadrant.yaml"
 JOB = "hide_and_seek_quadrant"
 # phase -> (metric, rule on the smoothed value given the metric's random level)
 PHASES = {
+    "chasing": (("hidden_share",), lambda v, r: v["hidden_share"] < r["hidden_share"] - 0.1),
     "running_and_chasing": (("hidden_share",), lambda v, r: v["hidden_share"] > r["hidden_share"] + 0.1),
     "door_blocking": (
         ("max_box_move_prep", "boxes_locked_by_hiders"),
