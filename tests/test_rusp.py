@@ -127,7 +127,7 @@ def test_prisoners_dilemma_pays_the_table_and_ends_after_ten_rounds_on_average()
         env.reset(seed=episode)
         while env.agents:
             *_, infos = env.step({"player_0": 0, "player_1": episode % 2})
-        lengths.append(env._round)
+        lengths.append(env.rounds)
         cooperation.append(infos["player_1"]["cooperation"])
     assert abs(np.mean(lengths) - 10.0) < 0.7  # geometric with p = 0.1: standard error 0.21
     assert np.mean(cooperation) == pytest.approx(0.5)
@@ -180,7 +180,7 @@ def test_indirect_reciprocity_pays_only_the_drawn_pair_whom_everyone_sees() -> N
         env.reset(seed=episode)
         while env.agents:
             env.step(dict.fromkeys(env.possible_agents, 0))
-        lengths.append(env.round)
+        lengths.append(env.rounds)
     assert abs(np.mean(lengths) - 20.0) < 1.8  # geometric with p = 0.05: standard error 0.62
 
 
@@ -199,7 +199,7 @@ def test_prisoners_buddy_pays_returned_and_unreturned_choices_every_fifth_step()
     chose_me_last = [mine[19 + 20 * k + 17] for k in range(4)]  # others of agent_1: 2, 3, 4, 0
     assert chose_me_last == [1.0, 1.0, 0.0, 1.0]
     picks["agent_0"] = [1, 0]  # agent_0 now chooses agent_2, which chooses agent_1
-    while env.agents and env.step_count < 20:
+    while env.agents and env.rounds < 20:
         *_, infos = env.step(picks)
     env.config = env.config.model_copy(update={"end_probability": 1.0})
     *_, infos = env.step(picks)

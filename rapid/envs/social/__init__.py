@@ -2,7 +2,8 @@
 
 rusp.py is the `rusp` env_config key, which any multi-agent env takes (`env_config: {rusp: {}}`);
 each game is a PettingZoo ParallelEnv of its own module: prisoners_dilemma.py (`prisoners_dilemma`),
-indirect_reciprocity.py (`indirect_reciprocity`), prisoners_buddy.py (`prisoners_buddy`).
+indirect_reciprocity.py (`indirect_reciprocity`), prisoners_buddy.py (`prisoners_buddy`), all
+built on repeated_game.py (rounds until a coin ends the game).
 """
 
 import importlib

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.env import ParallelEnv
 from pydantic import Field
 
 from rapid.envs.social.prisoners_dilemma import COOPERATE, PrisonersDilemmaConfig
+from rapid.envs.social.repeated_game import RepeatedGame
 
 IDENTITY_SIZE = 16
 SELF_SIZE = 4 + IDENTITY_SIZE
@@ -36,45 +36,28 @@ class IndirectReciprocityConfig(PrisonersDilemmaConfig):
     end_probability: float = Field(0.05, gt=0.0, le=1.0, description="chance that the game ends after each round")
 
 
-class IndirectReciprocityEnv(ParallelEnv):
+class IndirectReciprocityEnv(RepeatedGame):
     """Agents `agent_0` ... meet in random pairs; each pair's round is seen by all."""
 
     metadata = {"name": "indirect_reciprocity_v0", "render_modes": []}
 
     def __init__(self, config: IndirectReciprocityConfig | None = None) -> None:
-        self.config = config = config or IndirectReciprocityConfig()
+        config = config or IndirectReciprocityConfig()
         n = config.n_agents
-        self.possible_agents = [f"agent_{i}" for i in range(n)]
-        self.agents: list[str] = []
+        observations = spaces.Box(-1.0, np.inf, (SELF_SIZE + OTHER_SIZE * (n - 1),), np.float32)
+        super().__init__(config, [f"agent_{i}" for i in range(n)], observations, spaces.Discrete(2))
         self.payoff = config.payoff()
-        size = SELF_SIZE + OTHER_SIZE * (n - 1)
-        self._observation_space = spaces.Box(-1.0, np.inf, (size,), np.float32)
-        self._action_space = spaces.Discrete(2)
-        # Row i lists the other agents in the order i+1, i+2, ... (mod n).
-        self.others = (np.arange(n)[:, None] + np.arange(1, n)[None, :]) % n
-        self._rng = np.random.default_rng()
 
-    def observation_space(self, agent: str) -> spaces.Box:
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.Discrete:
-        return self._action_space
-
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
+    def new_episode(self) -> None:
         n = self.config.n_agents
-        self.agents = list(self.possible_agents)
         self.identity = self._rng.uniform(0.0, 1.0, (n, IDENTITY_SIZE))
         self.last = np.full(n, -1)
         self.played = np.zeros(n, dtype=bool)
-        self.round = 0
         self.plays_count = np.zeros(n)
         self.cooperations = np.zeros(n)
         self._draw_pair()
-        return self._observe(), {agent: {} for agent in self.agents}
 
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    def play(self, actions: dict[str, Any]) -> np.ndarray:
         n = self.config.n_agents
         a, b = self.pair
         move_a, move_b = int(actions[self.possible_agents[a]]), int(actions[self.possible_agents[b]])
@@ -82,32 +65,25 @@ class IndirectReciprocityEnv(ParallelEnv):
         rewards[a], rewards[b] = self.payoff[move_a, move_b], self.payoff[move_b, move_a]
         self.last = np.full(n, -1)
         self.last[a], self.last[b] = move_a, move_b
-        self.played = np.zeros(n, dtype=bool)
-        self.played[[a, b]] = True
+        self.played = self.plays_now
         self.plays_count[[a, b]] += 1
         self.cooperations[a] += move_a == COOPERATE
         self.cooperations[b] += move_b == COOPERATE
-        self.round += 1
-        ended, cut = self.config.ends(self._rng, self.round)
         self._draw_pair()
-        infos: dict[str, dict] = {agent: {} for agent in self.possible_agents}
-        if ended or cut:
-            share = np.divide(self.cooperations, self.plays_count, out=np.zeros(n), where=self.plays_count > 0)
-            for i, agent in enumerate(self.possible_agents):
-                infos[agent]["cooperation"] = float(share[i])
-            self.agents = []
-        agents = self.possible_agents
-        return (self._observe(), dict(zip(agents, rewards.tolist(), strict=True)), dict.fromkeys(agents, ended),
-                dict.fromkeys(agents, cut), infos)
+        return rewards
+
+    def summary(self) -> list[dict[str, float]]:
+        share = np.divide(self.cooperations, self.plays_count, out=np.zeros_like(self.cooperations), where=self.plays_count > 0)
+        return [{"cooperation": float(value)} for value in share]
 
     def _draw_pair(self) -> None:
         self.pair = tuple(sorted(self._rng.choice(self.config.n_agents, 2, replace=False).tolist()))
         self.plays_now = np.zeros(self.config.n_agents, dtype=bool)
         self.plays_now[list(self.pair)] = True
 
-    def _observe(self) -> dict[str, np.ndarray]:
+    def observe(self) -> dict[str, np.ndarray]:
         n = self.config.n_agents
-        own = np.column_stack([self.last, self.played, self.plays_now, np.full(n, self.round), self.identity])
+        own = np.column_stack([self.last, self.played, self.plays_now, np.full(n, self.rounds), self.identity])
         per_agent = np.column_stack([self.last, self.plays_now, self.identity])
         rows = np.concatenate([own, per_agent[self.others].reshape(n, -1)], axis=1).astype(np.float32)
         return dict(zip(self.possible_agents, rows, strict=True))

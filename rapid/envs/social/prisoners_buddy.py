@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.env import ParallelEnv
 from pydantic import Field
 
-from rapid.envs.social.prisoners_dilemma import RepeatedGameConfig
+from rapid.envs.social.repeated_game import RepeatedGame, RepeatedGameConfig
 
 IDENTITY_SIZE = 16
 SELF_SIZE = 3 + IDENTITY_SIZE
@@ -47,62 +46,34 @@ class PrisonersBuddyConfig(RepeatedGameConfig):
     end_probability: float = Field(0.02, gt=0.0, le=1.0, description="chance that the game ends after each step")
 
 
-class PrisonersBuddyEnv(ParallelEnv):
+class PrisonersBuddyEnv(RepeatedGame):
     """Agents `agent_0` ... pick partners every step; every `choosing_period` steps the picks pay."""
 
     metadata = {"name": "prisoners_buddy_v0", "render_modes": []}
 
     def __init__(self, config: PrisonersBuddyConfig | None = None) -> None:
-        self.config = config = config or PrisonersBuddyConfig()
+        config = config or PrisonersBuddyConfig()
         n = config.n_agents
-        self.possible_agents = [f"agent_{i}" for i in range(n)]
-        self.agents: list[str] = []
-        self._observation_space = spaces.Box(0.0, np.inf, (SELF_SIZE + OTHER_SIZE * (n - 1),), np.float32)
-        self._action_space = spaces.MultiDiscrete([n - 1, 2])
-        self.others = (np.arange(n)[:, None] + np.arange(1, n)[None, :]) % n
-        self._rng = np.random.default_rng()
+        observations = spaces.Box(0.0, np.inf, (SELF_SIZE + OTHER_SIZE * (n - 1),), np.float32)
+        super().__init__(config, [f"agent_{i}" for i in range(n)], observations, spaces.MultiDiscrete([n - 1, 2]))
 
-    def observation_space(self, agent: str) -> spaces.Box:
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.MultiDiscrete:
-        return self._action_space
-
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
+    def new_episode(self) -> None:
         n = self.config.n_agents
-        self.agents = list(self.possible_agents)
         self.identity = self._rng.uniform(0.0, 1.0, (n, IDENTITY_SIZE))
         self.choice = np.full(n, NOBODY)  # whom each agent chose at the last step
         self.counted_choice = np.full(n, NOBODY)  # and at the last counted step
         self.partner = np.full(n, NOBODY)  # mutual partner at the last counted step
-        self.step_count = 0
         self.counted_steps = 0
         self.mutual_agents = 0
         self.pair_runs: list[int] = []
         self._run = np.zeros(n, dtype=int)  # counted steps the present mutual pair has lasted
         self.team_changes = 0
-        return self._observe(), {agent: {} for agent in self.agents}
 
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    def play(self, actions: dict[str, Any]) -> np.ndarray:
         n = self.config.n_agents
         picked = np.array([np.asarray(actions[agent]).tolist() for agent in self.possible_agents]).reshape(n, 2)
         self.choice = np.where(picked[:, 1] == 1, NOBODY, self.others[np.arange(n), picked[:, 0]])
-        self.step_count += 1
-        rewards = np.zeros(n)
-        if self.step_count % self.config.choosing_period == 0:
-            rewards = self._count()
-        ended, cut = self.config.ends(self._rng, self.step_count)
-        infos: dict[str, dict] = {agent: {} for agent in self.possible_agents}
-        if ended or cut:
-            summary = self._summary()
-            for agent in self.possible_agents:
-                infos[agent].update(summary)
-            self.agents = []
-        agents = self.possible_agents
-        return (self._observe(), dict(zip(agents, rewards.tolist(), strict=True)), dict.fromkeys(agents, ended),
-                dict.fromkeys(agents, cut), infos)
+        return self._count() if self.rounds % self.config.choosing_period == 0 else np.zeros(n)
 
     def _count(self) -> np.ndarray:
         """The rewards of a counted step, and the pairs' bookkeeping."""
@@ -124,20 +95,21 @@ class PrisonersBuddyEnv(ParallelEnv):
         self.mutual_agents += int(returned.sum())
         return rewards
 
-    def _summary(self) -> dict[str, float]:
+    def summary(self) -> list[dict[str, float]]:
         runs = self.pair_runs + self._run[self.partner != NOBODY].tolist()
         n = self.config.n_agents
-        return {
+        found = {
             "mutual_share": self.mutual_agents / (n * self.counted_steps) if self.counted_steps else 0.0,
             "pair_length": float(np.mean(runs)) if runs else 0.0,
             "team_changes": float(self.team_changes),
         }
+        return [dict(found) for _ in range(n)]
 
-    def _observe(self) -> dict[str, np.ndarray]:
+    def observe(self) -> dict[str, np.ndarray]:
         n, config = self.config.n_agents, self.config
         agents = np.arange(n)
-        counts_next = (self.step_count + 1) % config.choosing_period == 0
-        own = np.column_stack([self.choice == NOBODY, np.full(n, counts_next), np.full(n, self.step_count), self.identity])
+        counts_next = (self.rounds + 1) % config.choosing_period == 0
+        own = np.column_stack([self.choice == NOBODY, np.full(n, counts_next), np.full(n, self.rounds), self.identity])
         others = self.others
         i_chose = self.choice[:, None] == others
         chose_me = self.choice[others] == agents[:, None]

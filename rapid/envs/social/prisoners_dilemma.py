@@ -14,25 +14,12 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.env import ParallelEnv
 from pydantic import Field
 
-from rapid.platform.plugins import Strict
+from rapid.envs.social.repeated_game import RepeatedGame, RepeatedGameConfig
 
 COOPERATE, DEFECT = 0, 1
 AGENTS = ("player_0", "player_1")
-
-
-class RepeatedGameConfig(Strict):
-    """What every repeated social game has: a chance to end after each round, and a cap."""
-
-    end_probability: float = Field(0.1, gt=0.0, le=1.0, description="chance that the game ends after each round")
-    max_rounds: int = Field(1000, ge=1, description="rounds after which an episode is truncated all the same")
-
-    def ends(self, rng: np.random.Generator, rounds: int) -> tuple[bool, bool]:
-        """After `rounds` rounds: (the game ended by chance, it was cut at max_rounds instead)."""
-        ended = bool(rng.random() < self.end_probability)
-        return ended, not ended and rounds >= self.max_rounds
 
 
 class PrisonersDilemmaConfig(RepeatedGameConfig):
@@ -48,55 +35,31 @@ class PrisonersDilemmaConfig(RepeatedGameConfig):
         return np.array([[self.mutual_cooperation, self.sucker], [self.temptation, self.mutual_defection]])
 
 
-class PrisonersDilemmaEnv(ParallelEnv):
+class PrisonersDilemmaEnv(RepeatedGame):
     """Two players repeat the Prisoner's Dilemma until a coin with `end_probability` ends it."""
 
     metadata = {"name": "prisoners_dilemma_v0", "render_modes": []}
 
     def __init__(self, config: PrisonersDilemmaConfig | None = None) -> None:
-        self.config = config = config or PrisonersDilemmaConfig()
-        self.possible_agents = list(AGENTS)
-        self.agents: list[str] = []
+        config = config or PrisonersDilemmaConfig()
+        observations = spaces.Box(np.array([-1, -1, 0], np.float32), np.array([1, 1, np.inf], np.float32))
+        super().__init__(config, list(AGENTS), observations, spaces.Discrete(2))
         self.payoff = config.payoff()
-        self._observation_space = spaces.Box(np.array([-1, -1, 0], np.float32), np.array([1, 1, np.inf], np.float32))
-        self._action_space = spaces.Discrete(2)
-        self._rng = np.random.default_rng()
-        self._previous = np.full(2, -1)
-        self._round = 0
-        self._cooperated = np.zeros(2)
 
-    def observation_space(self, agent: str) -> spaces.Box:
-        return self._observation_space
+    def new_episode(self) -> None:
+        self.previous = np.full(2, -1)
+        self.cooperated = np.zeros(2)
 
-    def action_space(self, agent: str) -> spaces.Discrete:
-        return self._action_space
-
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
-        self.agents = list(self.possible_agents)
-        self._previous = np.full(2, -1)
-        self._round = 0
-        self._cooperated = np.zeros(2)
-        return self._observe(), {agent: {} for agent in self.agents}
-
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    def play(self, actions: dict[str, Any]) -> np.ndarray:
         chosen = np.array([int(actions[agent]) for agent in self.possible_agents])
-        rewards = self.payoff[chosen, chosen[::-1]]
-        self._previous = chosen
-        self._cooperated += chosen == COOPERATE
-        self._round += 1
-        ended, cut = self.config.ends(self._rng, self._round)
-        infos: dict[str, dict] = {agent: {} for agent in self.possible_agents}
-        if ended or cut:
-            for i, agent in enumerate(self.possible_agents):
-                infos[agent]["cooperation"] = self._cooperated[i] / self._round
-            self.agents = []
-        agents = self.possible_agents
-        return (self._observe(), dict(zip(agents, rewards.tolist(), strict=True)), dict.fromkeys(agents, ended),
-                dict.fromkeys(agents, cut), infos)
+        self.previous = chosen
+        self.cooperated += chosen == COOPERATE
+        return self.payoff[chosen, chosen[::-1]]
 
-    def _observe(self) -> dict[str, np.ndarray]:
-        own, partner = self._previous
-        return {AGENTS[0]: np.array([own, partner, self._round], np.float32),
-                AGENTS[1]: np.array([partner, own, self._round], np.float32)}
+    def observe(self) -> dict[str, np.ndarray]:
+        own, partner = self.previous
+        return {AGENTS[0]: np.array([own, partner, self.rounds], np.float32),
+                AGENTS[1]: np.array([partner, own, self.rounds], np.float32)}
+
+    def summary(self) -> list[dict[str, float]]:
+        return [{"cooperation": float(share)} for share in self.cooperated / self.rounds]
