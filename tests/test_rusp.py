@@ -206,3 +206,11 @@ def test_prisoners_buddy_pays_returned_and_unreturned_choices_every_fifth_step()
     summary = infos["agent_0"]
     assert summary["mutual_share"] == pytest.approx(0.2)  # 2 of 5 agents paired at 2 of 4 counted steps
     assert summary["pair_length"] == 2.0 and summary["team_changes"] == 2.0
+    env = make_prisoners_buddy({})
+    lengths = []
+    for episode in range(1000):
+        env.reset(seed=episode)
+        while env.agents:
+            env.step(dict.fromkeys(env.possible_agents, [0, 1]))
+        lengths.append(env.rounds)
+    assert abs(np.mean(lengths) - 50.0) < 5.0  # geometric with p = 0.02: standard error 1.6
