@@ -156,6 +156,28 @@ def test_a_hidden_entity_reaches_the_critic_only_and_padding_reaches_nothing():
     assert not torch.allclose(outputs(module, seen)[0], logits)
 
 
+def test_extra_keys_reach_only_the_pathway_that_names_them():
+    """RUSP's seam: the policy reads its noisy view (`rusp`), the critic the truth (`rusp_critic`)."""
+    space = Dict({**obs_space().spaces, "rusp": Box(-5.0, 5.0, (8,), np.float32), "rusp_critic": Box(-5.0, 5.0, (8,), np.float32)})
+    module = make_module(space, actor_extra_keys=["rusp"], critic_extra_keys=["rusp_critic"])
+    obs = obs_batch(4, 3, space)
+    logits, state, values = outputs(module, obs)
+
+    truth = {**obs, "rusp_critic": obs["rusp_critic"] + 3.0}
+    t_logits, t_state, t_values = outputs(module, truth)
+    assert torch.equal(t_logits, logits) and all(torch.equal(t_state[k], state[k]) for k in ("actor_h", "actor_c"))
+    assert not torch.allclose(t_values, values)
+
+    belief = {**obs, "rusp": obs["rusp"] + 3.0}
+    b_logits, _, b_values = outputs(module, belief)
+    assert not torch.allclose(b_logits, logits) and torch.equal(b_values, values)
+
+    with pytest.raises(ValueError, match=r"\['rusp', 'rusp_critic'\] are neither"):
+        make_module(space)
+    with pytest.raises(ValueError, match=r"extra keys \['rusp_truth'\] are not in the observations"):
+        make_module(space, actor_extra_keys=["rusp"], critic_extra_keys=["rusp_truth"])
+
+
 def test_no_entity_to_see_gives_finite_outputs_and_gradients():
     module = make_module()
     obs = obs_batch(2, 3)

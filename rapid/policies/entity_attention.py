@@ -17,7 +17,10 @@ Facts taken from openai/multi-agent-emergence-environments (`ma_policy/`):
 Observations are a Dict, found generically from the space (so the env need not exist here):
 - `self`: 1-D Box; `lidar`: optional 1-D Box;
 - every 2-D Box `K` (N, F) with companions `K_visible` and `K_present` (each (N,)) is an entity
-  type: the policy sees the entities with `K_visible`, the critic every one with `K_present`.
+  type: the policy sees the entities with `K_visible`, the critic every one with `K_present`;
+- 1-D Boxes named in `actor_extra_keys` / `critic_extra_keys` join `self` in the policy's / the
+  critic's pathway: how an env wrapper adds what only one side may read (RUSP's noisy view of the
+  relationships for the policy, the true one for the critic).
 """
 
 import math
@@ -55,6 +58,10 @@ class EntityAttentionConfig(Strict):
         10, gt=0, description="learner sequence length T: RLlib cuts episodes into chunks this long (paper: 10)"
     )
     normalize_observations: bool = Field(True, description="running mean/std normalization of every input, clipped to [-5, 5]")
+    actor_extra_keys: list[str] = Field([], description="1-D observation keys the policy reads beside 'self' (RUSP: [rusp])")
+    critic_extra_keys: list[str] = Field(
+        [], description="1-D observation keys the critic reads beside 'self' (RUSP: [rusp_critic])"
+    )
 
     @field_validator("heads")
     @classmethod
@@ -90,6 +97,7 @@ class ObservationLayout:
     self_size: int
     entities: dict[str, tuple[int, int]]  # entity type -> (slots N, features F), in sorted order
     lidar_rays: int  # 0 when there is no lidar
+    extras: dict[str, int]  # 1-D keys one pathway reads beside self -> size
 
 
 def _vector_size(space: gym.Space, key: str) -> int:
@@ -98,8 +106,9 @@ def _vector_size(space: gym.Space, key: str) -> int:
     return int(space.shape[0])
 
 
-def observation_layout(space: gym.Space) -> ObservationLayout:
-    """The entity types and sizes in a Dict space of the contract above; anything unused is an error."""
+def observation_layout(space: gym.Space, extra_keys: tuple[str, ...] = ()) -> ObservationLayout:
+    """The entity types and sizes in a Dict space of the contract above, with the extra 1-D keys a
+    pathway reads; anything unused, or an extra key the space lacks, is an error."""
     if not isinstance(space, gym.spaces.Dict) or SELF not in space.spaces:
         raise ValueError(f"EntityAttentionModule needs a Dict observation space (not flattened) with a '{SELF}' key, got {space}")
     spaces, entities = space.spaces, {}
@@ -112,15 +121,19 @@ def observation_layout(space: gym.Space) -> ObservationLayout:
             if not isinstance(mask, gym.spaces.Box) or mask.shape != box.shape[:1]:
                 raise ValueError(f"observation '{key}{suffix}' must be a Box of shape {box.shape[:1]}, got {mask}")
         entities[key] = (int(box.shape[0]), int(box.shape[1]))
-    used = {SELF, LIDAR, *entities, *(k + s for k in entities for s in (VISIBLE, PRESENT))}
+    missing = sorted(set(extra_keys) - set(spaces))
+    if missing:
+        raise ValueError(f"model_config's extra keys {missing} are not in the observations (keys: {sorted(spaces)})")
+    extras = {key: _vector_size(spaces[key], key) for key in extra_keys}
+    used = {SELF, LIDAR, *extras, *entities, *(k + s for k in entities for s in (VISIBLE, PRESENT))}
     unused = sorted(set(spaces) - used)
     if unused:
         raise ValueError(
             f"observation keys {unused} are neither '{SELF}', '{LIDAR}' nor an entity type (a 2-D Box K with "
-            f"K{VISIBLE} and K{PRESENT})"
+            f"K{VISIBLE} and K{PRESENT}), nor named in actor_extra_keys or critic_extra_keys"
         )
     lidar = _vector_size(spaces[LIDAR], LIDAR) if LIDAR in spaces else 0
-    return ObservationLayout(_vector_size(spaces[SELF], SELF), entities, lidar)
+    return ObservationLayout(_vector_size(spaces[SELF], SELF), entities, lidar, extras)
 
 
 def _action_dist(space: gym.Space) -> tuple[type[TorchDistribution], list[int]]:
@@ -174,16 +187,17 @@ class ResidualSelfAttention(nn.Module):
 class EntityPathway(nn.Module):
     """One network of the original's two: embed self (+ lidar) and entities, attend, pool, FC, LSTM."""
 
-    def __init__(self, layout: ObservationLayout, cfg: EntityAttentionConfig, mask_suffix: str) -> None:
+    def __init__(self, layout: ObservationLayout, cfg: EntityAttentionConfig, mask_suffix: str, extra_keys: list[str]) -> None:
         super().__init__()
         self.mask_suffix = mask_suffix
+        self.extra_keys = extra_keys
         dim = cfg.embed_dim
         self.lidar_conv = (
             nn.Conv1d(1, cfg.lidar_channels, cfg.lidar_kernel, padding=cfg.lidar_kernel // 2, padding_mode="circular")
             if layout.lidar_rays
             else None
         )
-        self_width = layout.self_size + layout.lidar_rays * cfg.lidar_channels
+        self_width = layout.self_size + sum(layout.extras[key] for key in extra_keys) + layout.lidar_rays * cfg.lidar_channels
         self.self_embed = nn.Linear(self_width, dim)
         # The original embeds concat(self, entity); W [self; entity] is split into two linears so
         # that the self part is computed once per agent, not tiled over every entity slot.
@@ -197,7 +211,7 @@ class EntityPathway(nn.Module):
         self, obs: dict[str, torch.Tensor], state: tuple[torch.Tensor, torch.Tensor]
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Normalized obs of shape (B, T, ...) and (h, c) of shape (B, H) -> (B, T, H) features and new (h, c)."""
-        agent = obs[SELF]
+        agent = torch.cat([obs[SELF], *(obs[key] for key in self.extra_keys)], dim=-1) if self.extra_keys else obs[SELF]
         if self.lidar_conv is not None:
             rays = obs[LIDAR]
             conv = torch.relu(self.lidar_conv(rays.reshape(-1, 1, rays.shape[-1])))
@@ -235,12 +249,14 @@ class EntityAttentionModule(TorchRLModule, ValueFunctionAPI):
         cfg = _validated(self.model_config)
         self.model_config = {**(self.model_config or {}), **cfg.model_dump()}
         self.lstm_size = cfg.lstm_cell_size
-        layout = observation_layout(self.observation_space)
+        layout = observation_layout(self.observation_space, tuple(dict.fromkeys(cfg.actor_extra_keys + cfg.critic_extra_keys)))
         self.entity_types = list(layout.entities)
+        self.extra_keys = list(layout.extras)
 
         norms: dict[str, nn.Module] = {}
         if cfg.normalize_observations:
             norms[SELF] = RunningNorm(layout.self_size)
+            norms.update({key: RunningNorm(size) for key, size in layout.extras.items()})
             norms.update({key: RunningNorm(features) for key, (_, features) in layout.entities.items()})
             if layout.lidar_rays:
                 # One statistic for all rays (the original normalizes lidar's trailing axis of 1):
@@ -248,8 +264,8 @@ class EntityAttentionModule(TorchRLModule, ValueFunctionAPI):
                 norms[LIDAR] = RunningNorm(1)
         self.norms = nn.ModuleDict(norms)
 
-        self.actor = EntityPathway(layout, cfg, VISIBLE)
-        self.critic = EntityPathway(layout, cfg, PRESENT)
+        self.actor = EntityPathway(layout, cfg, VISIBLE, cfg.actor_extra_keys)
+        self.critic = EntityPathway(layout, cfg, PRESENT, cfg.critic_extra_keys)
         self.action_dist_cls, head_sizes = _action_dist(self.action_space)
         self.pi_heads = nn.ModuleList(nn.Linear(cfg.lstm_cell_size, n) for n in head_sizes)
         for head in self.pi_heads:
@@ -268,7 +284,7 @@ class EntityAttentionModule(TorchRLModule, ValueFunctionAPI):
         out = {SELF: obs[SELF]}
         if LIDAR in obs:
             out[LIDAR] = obs[LIDAR]
-        out.update({key: obs[key] for key in self.entity_types})
+        out.update({key: obs[key] for key in (*self.entity_types, *self.extra_keys)})
         for key, norm in self.norms.items():
             out[key] = norm(out[key].unsqueeze(-1)).squeeze(-1) if key == LIDAR else norm(out[key])
         for key in self.entity_types:
@@ -284,12 +300,12 @@ class EntityAttentionModule(TorchRLModule, ValueFunctionAPI):
             steps = torch.ones(obs[SELF].shape[:-1], dtype=torch.bool, device=obs[SELF].device)
         steps = steps.bool()
         for key, norm in self.norms.items():
-            if key == SELF:
-                norm.update(obs[SELF], steps)
-            elif key == LIDAR:
+            if key == LIDAR:
                 norm.update(obs[LIDAR].unsqueeze(-1), steps.unsqueeze(-1).expand(obs[LIDAR].shape))
-            else:
+            elif key in self.entity_types:
                 norm.update(obs[key], steps.unsqueeze(-1) & (obs[key + PRESENT] > 0.5))
+            else:
+                norm.update(obs[key], steps)
 
     def _outputs(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Action logits, the next state of both LSTMs, and the critic's features (B, T, H)."""

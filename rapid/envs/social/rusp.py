@@ -25,6 +25,7 @@ An env whose observations are a Dict gets the two keys added; any other observat
 `obs` key of a Dict beside them.
 """
 
+import operator
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -129,6 +130,8 @@ class Rusp(BaseParallelWrapper):
         super().__init__(env)
         self.settings = settings
         self._index = {agent: i for i, agent in enumerate(env.possible_agents)}
+        self._mixing = not settings.evaluation
+        self._wraps_dict = isinstance(env.observation_space(env.possible_agents[0]), spaces.Dict)
         view = spaces.Box(-np.inf, np.inf, (4 * len(self._index),), np.float32)
         self._spaces = {agent: _with_views(env.observation_space(agent), view) for agent in env.possible_agents}
         self._rng = np.random.default_rng()
@@ -147,6 +150,11 @@ class Rusp(BaseParallelWrapper):
         return self._observe(observations), infos
 
     @property
+    def agents(self) -> list[str]:
+        """The wrapped env's live agents, read directly (PettingZoo's wrapper finds it by a slow __getattr__)."""
+        return self.env.agents
+
+    @property
     def preferences(self) -> SocialPreferences:
         """The present episode's relationships."""
         return self._pool.episode(self._episode)
@@ -157,7 +165,7 @@ class Rusp(BaseParallelWrapper):
         if not self.env.agents:
             for info in infos.values():
                 info[WELFARE] = self._welfare
-        if not self.settings.evaluation:
+        if self._mixing:
             rewards = self._mix(rewards)
         return self._observe(observations), rewards, terminations, truncations, infos
 
@@ -175,20 +183,22 @@ class Rusp(BaseParallelWrapper):
             self._draw()
             self._episode = 0
         k = self._episode
-        own, critic = self._own[k], self._critic[k]
-        self._views = {agent: {RUSP_KEY: own[i], CRITIC_KEY: critic[i]} for agent, i in self._index.items()}
-        self._weights = {agent: dict(zip(self._index, row, strict=True)) for agent, row in
-                         zip(self._index, self._pool.T[k].tolist(), strict=True)}
+        self._views = dict(zip(self._index, zip(self._own[k], self._critic[k], strict=True), strict=True))
+        self._weights = dict(zip(self._index, self._pool.T[k].tolist(), strict=True))
 
     def _mix(self, rewards: dict[str, float]) -> dict[str, float]:
         """r'_i = sum_j T_ij r_j; an agent without a reward this step (it is done) adds 0. Plain
         Python: for the few agents of a social game it is several times faster than numpy."""
-        weights, paid = self._weights, rewards.items()
-        return {agent: sum([weights[agent][other] * reward for other, reward in paid]) for agent in rewards}
+        paid = [rewards.get(agent, 0.0) for agent in self._index]
+        weights = self._weights
+        return {agent: sum(map(operator.mul, weights[agent], paid)) for agent in rewards}
 
     def _observe(self, observations: dict[str, Any]) -> dict[str, dict[str, Any]]:
         views = self._views
-        return {agent: {**(observation if isinstance(observation, dict) else {OBS_KEY: observation}), **views[agent]}
+        if self._wraps_dict:
+            return {agent: {**observation, RUSP_KEY: views[agent][0], CRITIC_KEY: views[agent][1]}
+                    for agent, observation in observations.items()}
+        return {agent: {OBS_KEY: observation, RUSP_KEY: views[agent][0], CRITIC_KEY: views[agent][1]}
                 for agent, observation in observations.items()}
 
 
