@@ -1,4 +1,4 @@
-"""The RUSP Prisoner's Dilemma job end to end: self-play with league snapshots in use, evaluation
+"""The RUSP jobs end to end (the Prisoner's Dilemma in detail): self-play with league snapshots in use, evaluation
 as selfish agents against each fixed partner reported per partner; a mapping to an unknown policy
 stops before Ray."""
 
@@ -37,7 +37,8 @@ def test_an_evaluation_mapping_to_an_unknown_policy_stops_before_ray(tmp_path: P
 
 
 @pytest.mark.parametrize(("spec", "figure"), [("jobs/rusp_indirect.yaml", "evaluation/env_runners/against/always_defect/cooperation"),
-                                              ("jobs/rusp_prisoners_buddy.yaml", "evaluation/env_runners/against/steady_partner/return")])
+                                              ("jobs/rusp_prisoners_buddy.yaml", "evaluation/env_runners/against/steady_partner/return"),
+                                              ("jobs/rusp_oasis.yaml", "evaluation/env_runners/survival_time")])
 def test_the_other_rusp_games_train_and_meet_their_fixed_partners(ray_head: Head, tmp_path: Path, spec: str, figure: str) -> None:
     done = rapid("run", spec, "--profile", "smoke", "--set", f"storage_path={tmp_path}", "--set", "evaluation.episodes=12",
                  env=ray_head.env())
@@ -48,3 +49,6 @@ def test_the_other_rusp_games_train_and_meet_their_fixed_partners(ray_head: Head
     assert table["iteration"][-1] == 3
     assert [v for v in table[figure] if v == v], figure
     assert all(v == v for v in table["env_runners/social_welfare"]), "every iteration reports social welfare"
+    snapshots = [key for key in table if key.startswith("env_runners/league/games/")]
+    assert snapshots, "training met league snapshots"
+    assert not any("_snapshot_" in key for key in table if key.startswith("evaluation/")), "evaluation never plays them"

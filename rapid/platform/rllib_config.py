@@ -15,9 +15,10 @@ from rapid.platform.env_stack import env_config_of, make_env, wrapper_stack
 from rapid.platform.episode_metrics import EpisodeMetric, log_final_info
 from rapid.platform.initial_weights import LoadStartingWeights, starting_weights
 from rapid.platform.learner_extension import with_loss_terms
-from rapid.platform.multi_agent import GlobMapping, configure_multi_agent
+from rapid.platform.multi_agent import GlobMapping, configure_multi_agent, policy_mapping
 from rapid.platform.registry import ALGORITHMS, CALLBACKS, ENVS, MODULES
 from rapid.platform.spec import RLlibJob
+from rapid.platform.spec_parts import Evaluation, MultiAgent
 
 
 def register_env(job: RLlibJob, actors: dict[str, Any] | None = None, name: str | None = None, outer: Any = None) -> str:
@@ -68,7 +69,7 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
             evaluation_config={
                 "explore": ev.explore,
                 "env_config": {**job.env_config, **ev.env_config},
-                **({"policy_mapping_fn": GlobMapping(ev.policy_mapping)} if ev.policy_mapping is not None else {}),
+                **({"policy_mapping_fn": evaluation_mapping(ev, job.multi_agent)} if job.multi_agent is not None else {}),
             },
         )
     _add_callbacks(config, job, actors or {})
@@ -79,6 +80,14 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
     if job.seed is not None:
         config.debugging(seed=job.seed)
     return config
+
+
+def evaluation_mapping(evaluation: Evaluation, multi_agent: MultiAgent) -> Any:
+    """Evaluation's agents play `evaluation.policy_mapping`, else the spec's own mapping: never a
+    league's snapshots, which only training draws."""
+    if evaluation.policy_mapping is not None:
+        return GlobMapping(evaluation.policy_mapping)
+    return policy_mapping(multi_agent)
 
 
 def episode_metrics(job: RLlibJob) -> dict[str, EpisodeMetric]:

@@ -22,7 +22,7 @@ from rapid.envs.hide_and_seek.observations import ObservationBuilder, observatio
 from rapid.envs.hide_and_seek.perception import Perception
 from rapid.envs.hide_and_seek.rules import EpisodeStats, HideAndSeekRules
 from rapid.envs.hide_and_seek.scene import SUBSTEPS, TIMESTEP, SceneSpec
-from rapid.envs.hide_and_seek.world import World
+from rapid.envs.hide_and_seek.world import TopCamera, World
 
 # Layouts drawn at a reset before giving up on placing everything (the config's fill check makes
 # a failure rare; a new layout usually has room).
@@ -65,7 +65,7 @@ class HideAndSeekEnv(ParallelEnv):
         self._observation_space = observation_space(self.builder.counts, config.n_lidar)
         self._action_space = spaces.MultiDiscrete(ACTION_NVEC)
         self._rng = np.random.default_rng(config.seed)
-        self._renderer: mujoco.Renderer | None = None
+        self._camera = TopCamera(self.world, config.width, config.height)
         self._t = 0
         self._seen = np.zeros((self.world.n_agents, self.world.n_bodies), dtype=bool)
 
@@ -147,15 +147,8 @@ class HideAndSeekEnv(ParallelEnv):
 
     def render(self) -> np.ndarray | None:
         """An (height, width, 3) uint8 frame from the top camera, with render_mode 'rgb_array'."""
-        if self.render_mode != "rgb_array":
-            return None
-        if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, height=self.config.height, width=self.config.width)
-        self._renderer.update_scene(self.data, camera="top")
-        return self._renderer.render()
+        return self._camera.frame() if self.render_mode == "rgb_array" else None
 
     def close(self) -> None:
         """Free the offscreen renderer's GL context."""
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._camera.close()

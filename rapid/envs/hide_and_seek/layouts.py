@@ -141,6 +141,12 @@ def make_layout(kind: str, floor_size: float, rng: np.random.Generator, door_dro
     return Layout(floor_size, walls, occupied, regions(grid))
 
 
+def open_floor(floor_size: float) -> Layout:
+    """A floor with no walls (Oasis's): objects may lie anywhere on it but its rim of cells."""
+    grid = round(floor_size / CELL)
+    return Layout(floor_size, [], np.zeros((grid, grid), dtype=bool), regions(grid))
+
+
 def regions(grid: int) -> dict[str, np.ndarray]:
     """Where objects may lie: anywhere inside the outer walls, in the quadrant room, or outside it."""
     anywhere = np.zeros((grid, grid), dtype=bool)

@@ -40,6 +40,7 @@ RAY_GROUPS = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)  # rays see groups 0-2
 WALL_PARK_Z = -10.0  # unused walls of the pool wait under the floor
 JOINT_AXES = (("x", "slide", "1 0 0"), ("y", "slide", "0 1 0"), ("z", "slide", "0 0 1"), ("yaw", "hinge", "0 0 1"))
 # The ramp: a wedge whose slope rises towards -y, in its bounding box of RAMP_HALF.
+MARKER_RADIUS = 0.2
 RAMP_VERTICES = "-.25 -.25 -.25  .25 -.25 -.25  .25 .25 -.25  -.25 .25 -.25  -.25 -.25 .25  .25 -.25 .25"
 
 
@@ -55,6 +56,7 @@ class SceneSpec:
     floor_size: float
     bounds_size: float  # the square the floor drawing covers
     render_size: tuple[int, int] = (256, 256)  # width, height
+    n_markers: int = 0  # flat discs a game moves about, seen by the camera only (Oasis's food)
 
 
 def _joints(name: str, damping: tuple[float, float, float, float]) -> str:
@@ -88,6 +90,9 @@ def scene_xml(spec: SceneSpec) -> str:
     walls = "".join(f'<body name="wall_{k}" mocap="true" pos="0 0 {WALL_PARK_Z}"><geom name="wall_{k}" type="box" '
                     f'size="0.05 0.05 0.05" group="1" friction="{OTHER_FRICTION}" rgba="0.55 0.6 0.55 1"/></body>'
                     for k in range(spec.n_walls))
+    markers = "".join(f'<body name="marker_{k}" mocap="true" pos="0 0 {WALL_PARK_Z}"><geom name="marker_{k}" type="cylinder" '
+                      f'size="{MARKER_RADIUS} 0.01" contype="0" conaffinity="0" group="3" rgba="0.2 0.8 0.2 1"/></body>'
+                      for k in range(spec.n_markers))
     bodies = "".join(_agent(name, team) for name, team in zip(spec.agent_names, spec.teams, strict=True))
     bodies += "".join(_box(k, half) for k, half in enumerate(spec.box_halves))
     bodies += "".join(_ramp(k) for k in range(spec.n_ramps))
@@ -112,7 +117,7 @@ def scene_xml(spec: SceneSpec) -> str:
     <light pos="0 0 12" dir="0.1 0.15 -1" directional="true" diffuse="0.6 0.6 0.6"/>
     <camera name="top" pos="0 0 {camera_height:.3f}" xyaxes="1 0 0 0 1 0"/>
     <geom name="floor" type="plane" size="{half_bounds} {half_bounds} 0.1" material="grid" friction="{BOX_FRICTION}"/>
-    {walls}{bodies}
+    {walls}{markers}{bodies}
   </worldbody>
   <actuator>{motors}</actuator>
   <equality>{welds}</equality>
@@ -123,7 +128,8 @@ def build_model(spec: SceneSpec) -> mujoco.MjModel:
     """The compiled scene, checked for the body and joint layout the world relies on."""
     model = mujoco.MjModel.from_xml_string(scene_xml(spec))
     n_bodies = len(spec.teams) + len(spec.box_halves) + spec.n_ramps
-    if model.nbody != n_bodies + spec.n_walls + 1 or model.nq != 4 * n_bodies or model.nv != 4 * n_bodies:
-        raise RuntimeError(f"the scene has {model.nbody - 1 - spec.n_walls} movable bodies with nq {model.nq}, nv {model.nv}; "
+    if model.nbody != n_bodies + spec.n_walls + spec.n_markers + 1 or model.nq != 4 * n_bodies or model.nv != 4 * n_bodies:
+        movable = model.nbody - 1 - spec.n_walls - spec.n_markers
+        raise RuntimeError(f"the scene has {movable} movable bodies with nq {model.nq}, nv {model.nv}; "
                            f"expected {n_bodies} with 4 joints each")
     return model

@@ -44,6 +44,7 @@ class World:
         wall_bodies = model.geom_bodyid[self.wall_geoms]
         self.wall_mocap = model.body_mocapid[wall_bodies]
         self.wall_bvh = model.body_bvhadr[wall_bodies]
+        self.marker_mocap = np.array([model.body_mocapid[model.body(f"marker_{k}").id] for k in range(spec.n_markers)], dtype=int)
         # Views into MjData, which MuJoCo never reallocates.
         self.qpos = self.data.qpos.reshape(self.n_bodies, 4)
         self.qvel = self.data.qvel.reshape(self.n_bodies, 4)
@@ -71,6 +72,10 @@ class World:
         # Ray casting first tests each body's bounding volume from compile time: keep it the wall's.
         model.bvh_aabb[self.wall_bvh, 3:] = boxes[:, 3:]
 
+    def set_markers(self, positions: np.ndarray) -> None:
+        """Put the markers at (n_markers, 3) positions; the camera shows them after the next `step` or `refresh`."""
+        self.data.mocap_pos[self.marker_mocap] = positions
+
     def step(self, move: np.ndarray) -> None:
         """Drive each agent by its (x force, y force, z torque) bins, (n_agents, 3), for SUBSTEPS physics steps."""
         self.ctrl[:] = MOVE_VALUES[move]
@@ -84,3 +89,26 @@ class World:
 
     def _update_heading(self) -> None:
         self.heading = np.sin(self.qpos[:, 3:] + QUARTER_TURN)
+
+
+class TopCamera:
+    """Frames from a world's top camera; the offscreen GL context is made at the first frame."""
+
+    def __init__(self, world: World, width: int, height: int) -> None:
+        self.world, self.width, self.height = world, width, height
+        self._renderer: mujoco.Renderer | None = None
+        self._options = mujoco.MjvOption()
+        self._options.geomgroup[:4] = 1  # decoration too (group 3: agents' noses, markers), which rays ignore
+
+    def frame(self) -> np.ndarray:
+        """An (height, width, 3) uint8 frame of the present state."""
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.world.model, height=self.height, width=self.width)
+        self._renderer.update_scene(self.world.data, camera="top", scene_option=self._options)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        """Free the GL context."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

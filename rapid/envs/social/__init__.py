@@ -3,7 +3,8 @@
 rusp.py is the `rusp` env_config key, which any multi-agent env takes (`env_config: {rusp: {}}`);
 each game is a PettingZoo ParallelEnv of its own module: prisoners_dilemma.py (`prisoners_dilemma`),
 indirect_reciprocity.py (`indirect_reciprocity`), prisoners_buddy.py (`prisoners_buddy`), all
-built on repeated_game.py (rounds until a coin ends the game).
+built on repeated_game.py (rounds until a coin ends the game); and oasis.py (`oasis`), survival
+among three on hide-and-seek's MuJoCo engine, its rules in oasis_rules.py.
 """
 
 import importlib
@@ -28,6 +29,7 @@ def _game(module: str, config: str, env: str) -> Callable[[dict[str, Any]], Any]
 make_prisoners_dilemma = _game("prisoners_dilemma", "PrisonersDilemmaConfig", "PrisonersDilemmaEnv")
 make_indirect_reciprocity = _game("indirect_reciprocity", "IndirectReciprocityConfig", "IndirectReciprocityEnv")
 make_prisoners_buddy = _game("prisoners_buddy", "PrisonersBuddyConfig", "PrisonersBuddyEnv")
+make_oasis = _game("oasis", "OasisConfig", "OasisEnv")
 
 
 WRAPPERS.add(
@@ -52,4 +54,10 @@ ENVS.add(
     lambda: make_prisoners_buddy,
     "Prisoner's Buddy: 5 agents choose partners; every 5th step a returned choice pays +2 each, an unreturned one -2",
     episode_metrics={key: EpisodeMetric(key) for key in ("mutual_share", "pair_length", "team_changes")},
+)
+ENVS.add(
+    "oasis",
+    lambda: make_oasis,
+    "Oasis: 3 agents in MuJoCo must eat to live; one food source feeds one well, two barely; they may attack",
+    episode_metrics={key: EpisodeMetric(key) for key in ("survival_time", "deaths", "attacks", "attacked", "eating")},
 )
