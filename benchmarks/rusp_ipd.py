@@ -36,7 +36,7 @@ from common import ROOT, run_rapid
 from rapid.platform.env_stack import make_env
 
 SPEC = ROOT / "jobs" / "rusp_ipd.yaml"
-GAMES = ("prisoners_dilemma", "indirect_reciprocity", "prisoners_buddy")
+GAMES = ("prisoners_dilemma", "indirect_reciprocity", "prisoners_buddy", "oasis")
 PARTNERS = ("tit_for_tat", "always_cooperate", "always_defect")
 ARMS = {"rusp": [], "selfish": ["env_config.rusp.evaluation=true"]}
 
