@@ -1,4 +1,4 @@
-"""RUSP on the iterated Prisoner's Dilemma: does direct reciprocity emerge, and what does the wrapper cost?
+"""RUSP on the social games: does direct reciprocity emerge, do pairs form, and what does the wrapper cost?
 
 1. Speed, on one core (the process pins itself to one CPU), in alternating rounds: env steps/s of
    each social game as the EnvRunners make it (`rapid.platform.env_stack.make_env`, uniform random
@@ -13,10 +13,15 @@
    rewards summed per episode) of its last 10 training iterations of self-play. The paper's result:
    RUSP agents cooperate with tit-for-tat (>= 0.8) and defect against always-defect (<= 0.2), selfish
    ones defect against everyone (<= 0.2).
+3. Team formation (`--games buddy`): jobs/rusp_prisoners_buddy.yaml the same way, RUSP on and off;
+   figures per run are the means of the last 10 training iterations of the share of agents in
+   mutual pairs at the reward rounds (`mutual_share`), how long pairs last (`pair_length`) and the
+   social welfare. The paper: RUSP agents form stable pairs, selfish ones much less so.
 
 The last line printed is one JSON object with every figure.
 
-    python benchmarks/rusp_ipd.py --budget 900 --seeds 0,1,2   # 6 runs of 15 minutes
+    python benchmarks/rusp_ipd.py --budget 900 --seeds 0,1,2   # 12 runs of 15 minutes (both games)
+    python benchmarks/rusp_ipd.py --only learning --games buddy
     python benchmarks/rusp_ipd.py --only speed
     python benchmarks/rusp_ipd.py --quick                      # a few thousand steps, the smoke profile: wiring only
 """
@@ -35,7 +40,6 @@ from common import ROOT, run_rapid
 
 from rapid.platform.env_stack import make_env
 
-SPEC = ROOT / "jobs" / "rusp_ipd.yaml"
 GAMES = ("prisoners_dilemma", "indirect_reciprocity", "prisoners_buddy", "oasis")
 PARTNERS = ("tit_for_tat", "always_cooperate", "always_defect")
 ARMS = {"rusp": [], "selfish": ["env_config.rusp.evaluation=true"]}
@@ -111,7 +115,26 @@ def last_mean(table: dict[str, list], column: str, count: int) -> float:
     return float(np.mean(values[-count:])) if values else float("nan")
 
 
-def learning_part(budget: float, seeds: list[int], quick: bool, keep: str | None) -> dict[str, float]:
+def ipd_figures(table: dict[str, list]) -> dict[str, float]:
+    found = {f"cooperation_vs_{p}": last_mean(table, f"evaluation/env_runners/against/{p}/cooperation", 3) for p in PARTNERS}
+    return {**found, "social_welfare": last_mean(table, "env_runners/social_welfare", 10)}
+
+
+def buddy_figures(table: dict[str, list]) -> dict[str, float]:
+    return {key: last_mean(table, f"env_runners/{key}", 10) for key in ("mutual_share", "pair_length", "social_welfare")}
+
+
+# game -> (its job, the prefix of its figures, what a run reports)
+LEARNING = {
+    "ipd": (ROOT / "jobs" / "rusp_ipd.yaml", "", ipd_figures),
+    "buddy": (ROOT / "jobs" / "rusp_prisoners_buddy.yaml", "buddy/", buddy_figures),
+}
+
+
+def learning_part(game: str, budget: float, seeds: list[int], quick: bool, keep: str | None) -> dict[str, float]:
+    """Each arm (RUSP, selfish) and seed trained for `budget` seconds; per-run and per-arm figures."""
+    spec, prefix, reported = LEARNING[game]
+    job = yaml.safe_load(spec.read_text())["name"]
     overrides = ["stop={iterations: 3}"] if quick else [f"stop.wall_time_s={budget}", "stop.env_steps=10000000000"]
     profile = "smoke" if quick else None
     figures: dict[str, float] = {}
@@ -119,22 +142,18 @@ def learning_part(budget: float, seeds: list[int], quick: bool, keep: str | None
         storage = keep or scratch
         for arm, arm_overrides in ARMS.items():
             for seed in seeds:
-                done = run_rapid(SPEC, [*overrides, *arm_overrides, f"seed={seed}"], storage, "rusp_ipd", profile)
-                table = done["table"]
-                found = {f"cooperation_vs_{p}": last_mean(table, f"evaluation/env_runners/against/{p}/cooperation", 3)
-                         for p in PARTNERS}
-                found["social_welfare"] = last_mean(table, "env_runners/social_welfare", 10)
-                found["env_steps"] = float(done["env_steps"] or 0)
-                figures.update({f"{arm}/seed{seed}/{key}": value for key, value in found.items()})
-                print(f"{arm} seed {seed}: {found['env_steps']:,.0f} env steps; cooperation vs "
-                      + ", ".join(f"{p} {found[f'cooperation_vs_{p}']:.2f}" for p in PARTNERS)
-                      + f"; social welfare {found['social_welfare']:.2f}", flush=True)
-    for arm in ARMS:
-        for key in (*(f"cooperation_vs_{p}" for p in PARTNERS), "social_welfare"):
-            figures[f"{arm}/{key}"] = float(np.mean([figures[f"{arm}/seed{seed}/{key}"] for seed in seeds]))
-    reciprocates = figures["rusp/cooperation_vs_tit_for_tat"] >= 0.8 and figures["rusp/cooperation_vs_always_defect"] <= 0.2
-    figures["met/rusp_reciprocates"] = float(reciprocates)
-    figures["met/selfish_defects"] = float(all(figures[f"selfish/cooperation_vs_{p}"] <= 0.2 for p in PARTNERS))
+                done = run_rapid(spec, [*overrides, *arm_overrides, f"seed={seed}"], storage, job, profile)
+                found = {**reported(done["table"]), "env_steps": float(done["env_steps"] or 0)}
+                figures.update({f"{prefix}{arm}/seed{seed}/{key}": value for key, value in found.items()})
+                shown = ", ".join(f"{key} {value:,.2f}" for key, value in found.items())
+                print(f"{game} {arm} seed {seed}: {shown}", flush=True)
+        for arm in ARMS:
+            for key in set(found) - {"env_steps"}:
+                figures[f"{prefix}{arm}/{key}"] = float(np.mean([figures[f"{prefix}{arm}/seed{seed}/{key}"] for seed in seeds]))
+    if game == "ipd":
+        figures["met/rusp_reciprocates"] = float(figures["rusp/cooperation_vs_tit_for_tat"] >= 0.8
+                                                 and figures["rusp/cooperation_vs_always_defect"] <= 0.2)
+        figures["met/selfish_defects"] = float(all(figures[f"selfish/cooperation_vs_{p}"] <= 0.2 for p in PARTNERS))
     return figures
 
 
@@ -143,6 +162,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=900.0, help="seconds of training per run")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--only", choices=("speed", "learning"), help="run one part")
+    parser.add_argument("--games", default="ipd,buddy", help="the games the learning part trains: ipd, buddy or both")
     parser.add_argument("--keep", help="keep the runs under this storage path (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="the smoke profile for 3 iterations, one seed; short speed rounds")
     args = parser.parse_args()
@@ -151,7 +171,11 @@ def main() -> None:
     if args.only in (None, "speed"):
         result.update(speed_part(args.quick))
     if args.only in (None, "learning"):
-        result.update({"budget_s": args.budget, "seeds": len(seeds), **learning_part(args.budget, seeds, args.quick, args.keep)})
+        result.update({"budget_s": args.budget, "seeds": len(seeds)})
+        for game in args.games.split(","):
+            if game not in LEARNING:
+                parser.error(f"--games: unknown game '{game}' (known: {', '.join(LEARNING)})")
+            result.update(learning_part(game, args.budget, seeds, args.quick, args.keep))
     print(json.dumps({k: round(v, 4) for k, v in result.items()}))
 
 

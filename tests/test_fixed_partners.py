@@ -5,7 +5,7 @@ import torch
 from gymnasium.spaces import Discrete
 from ray.rllib.core.columns import Columns
 
-from rapid.envs.social import make_prisoners_buddy, make_prisoners_dilemma
+from rapid.envs.social import make_indirect_reciprocity, make_prisoners_buddy, make_prisoners_dilemma
 from rapid.envs.social.rusp import RuspSettings, wrap_rusp
 from rapid.platform.registry import MODULES
 
@@ -41,6 +41,33 @@ def test_fixed_partners_act_as_named() -> None:
         assert play_against("tit_for_tat", moves, rusp) == [0, 1, 0, 0, 1, 1]
     batch = {Columns.OBS: np.zeros((4, 3), np.float32)}
     assert partner("always_defect", make_prisoners_dilemma({})).forward_inference(batch)[Columns.ACTIONS].tolist() == [1] * 4
+
+
+def test_indirect_tit_for_tat_repeats_to_each_agent_what_that_agent_last_did_to_it() -> None:
+    """agent_2 plays the partner; agent_0 always defects, agent_1 always cooperates. The memory travels
+    as the module's state, the way RLlib carries it (a time axis of 1 while acting)."""
+    env = wrap_rusp(make_indirect_reciprocity({"end_probability": 1e-9}), RuspSettings())
+    module = MODULES.get("indirect_tit_for_tat")(observation_space=env.observation_space("agent_2"),
+                                                 action_space=Discrete(2), model_config={})
+    assert module.is_stateful()
+    state = {key: torch.tensor(value)[None] for key, value in module.get_initial_state().items()}
+    observations, _ = env.reset(seed=3)
+    first_meeting: dict[int, int] = {}
+    replies: dict[int, list[int]] = {0: [], 1: []}
+    for _ in range(60):
+        pair = env.unwrapped.pair
+        obs = {key: torch.tensor(value)[None, None] for key, value in observations["agent_2"].items()}
+        out = module.forward_inference({Columns.OBS: obs, Columns.STATE_IN: state})
+        state = {key: torch.as_tensor(value) for key, value in out[Columns.STATE_OUT].items()}
+        action = int(out[Columns.ACTIONS][0, 0])
+        if 2 in pair:
+            opponent = pair[0]
+            first_meeting.setdefault(opponent, action)
+            replies[opponent].append(action)
+        observations, *_ = env.step({"agent_0": 1, "agent_1": 0, "agent_2": action})
+    assert first_meeting == {0: 0, 1: 0}, "it cooperates with an agent it has not met"
+    assert replies[0][1:] and set(replies[0][1:]) == {1}, "then defects on the defector, every time after"
+    assert set(replies[1]) == {0}, "and keeps cooperating with the cooperator, whatever the defector did"
 
 
 def test_a_constant_partner_always_picks_the_same_agent_in_prisoners_buddy() -> None:

@@ -184,6 +184,27 @@ def test_indirect_reciprocity_pays_only_the_drawn_pair_whom_everyone_sees() -> N
     assert abs(np.mean(lengths) - 20.0) < 1.8  # geometric with p = 0.05: standard error 0.62
 
 
+def test_indirect_reciprocity_reports_cooperation_with_the_last_agent_for_those_who_met_it() -> None:
+    """agent_0 cooperates with agent_2 only on even rounds; agent_1 always defects."""
+    env = make_indirect_reciprocity({"end_probability": 0.01})
+    env.reset(seed=4)
+    with_last = {0: [0, 0], 1: [0, 0]}  # [rounds against agent_2, cooperations in them]
+    while env.agents:
+        a, b = env.pair
+        moves = {"agent_0": env.rounds % 2, "agent_1": 1, "agent_2": 0}
+        if b == 2:
+            with_last[a][0] += 1
+            with_last[a][1] += moves[f"agent_{a}"] == 0
+        *_, infos = env.step(moves)
+    for agent, (met, cooperated) in with_last.items():
+        if met:
+            assert infos[f"agent_{agent}"]["cooperation_with_last"] == pytest.approx(cooperated / met)
+        else:
+            assert "cooperation_with_last" not in infos[f"agent_{agent}"]
+    assert "cooperation_with_last" not in infos["agent_2"]
+    assert with_last[1][0] == 0 or infos["agent_1"]["cooperation_with_last"] == 0.0
+
+
 def test_prisoners_buddy_pays_returned_and_unreturned_choices_every_fifth_step() -> None:
     env = make_prisoners_buddy({"end_probability": 1e-9})
     env.reset(seed=0)

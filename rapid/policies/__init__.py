@@ -51,6 +51,9 @@ for _name, _class, _summary, _fields in (
      {"action"}),
     ("tit_for_tat", "TitForTat", "a fixed partner (never learns) that cooperates first, then repeats its partner's last action",
      {"observation_key", "partner_index"}),
+    ("indirect_tit_for_tat", "IndirectTitForTat",
+     "a fixed partner for indirect reciprocity: toward each agent it repeats that agent's last action against it",
+     {"observation_key"}),
 ):
     MODULES.add(_name, lambda cls=_class: import_attr("rapid.policies.fixed_partners", cls), _summary,
                 config_fields=lambda fields=_fields: fields)

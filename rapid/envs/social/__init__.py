@@ -47,7 +47,7 @@ ENVS.add(
     "indirect_reciprocity",
     lambda: make_indirect_reciprocity,
     "indirect reciprocity: 3 agents, a random pair plays the Prisoner's Dilemma each round while the rest watch",
-    episode_metrics={"cooperation": EpisodeMetric("cooperation")},
+    episode_metrics={key: EpisodeMetric(key) for key in ("cooperation", "cooperation_with_last")},
 )
 ENVS.add(
     "prisoners_buddy",

@@ -12,7 +12,9 @@ each other.
 An agent's observation, a vector: itself [last action, played last round, plays now, round,
 identity (16)], then each other agent in the order i+1, i+2, ... [last action, plays now,
 identity (16)]. The last info of an episode carries `cooperation`: the share of the agent's
-played rounds in which it cooperated (0 when it never played).
+played rounds in which it cooperated (0 when it never played); and, for an agent that met the
+last agent (the seat an evaluation gives a fixed partner), `cooperation_with_last`: the share of
+those rounds in which it cooperated (the original's `frac_defects_against_last`, turned round).
 """
 
 from typing import Any
@@ -55,6 +57,8 @@ class IndirectReciprocityEnv(RepeatedGame):
         self.played = np.zeros(n, dtype=bool)
         self.plays_count = np.zeros(n)
         self.cooperations = np.zeros(n)
+        self.rounds_with_last = np.zeros(n)
+        self.cooperations_with_last = np.zeros(n)
         self._draw_pair()
 
     def play(self, actions: dict[str, Any]) -> np.ndarray:
@@ -69,12 +73,19 @@ class IndirectReciprocityEnv(RepeatedGame):
         self.plays_count[[a, b]] += 1
         self.cooperations[a] += move_a == COOPERATE
         self.cooperations[b] += move_b == COOPERATE
+        if b == n - 1:  # the pair is sorted: b is the last agent when it plays
+            self.rounds_with_last[a] += 1
+            self.cooperations_with_last[a] += move_a == COOPERATE
         self._draw_pair()
         return rewards
 
     def summary(self) -> list[dict[str, float]]:
         share = np.divide(self.cooperations, self.plays_count, out=np.zeros_like(self.cooperations), where=self.plays_count > 0)
-        return [{"cooperation": float(value)} for value in share]
+        found = [{"cooperation": float(value)} for value in share]
+        for summary, met, cooperated in zip(found, self.rounds_with_last, self.cooperations_with_last, strict=True):
+            if met:
+                summary["cooperation_with_last"] = float(cooperated / met)
+        return found
 
     def _draw_pair(self) -> None:
         self.pair = tuple(sorted(self._rng.choice(self.config.n_agents, 2, replace=False).tolist()))
