@@ -8,6 +8,7 @@ from pettingzoo.test import parallel_api_test
 from rapid.envs.social import make_oasis
 from rapid.envs.social.oasis import OasisEnv, agent_features, self_features
 from rapid.envs.social.oasis_rules import ATTACK, EAT, NOTHING, Survival, SurvivalRules
+from rapid.envs.social.repeated_game import others_order
 from rapid.platform.plugins import SettingsError
 
 SELF, OTHER = self_features(16), agent_features(16)
@@ -15,7 +16,7 @@ NOOP = [5, 5, 5, NOTHING, 0]
 
 
 def survival(n: int = 3) -> Survival:
-    rules = Survival(SurvivalRules(), n)
+    rules = Survival(SurvivalRules(), others_order(n))
     rules.reset(np.random.default_rng(0))
     return rules
 
@@ -72,6 +73,7 @@ def test_food_feeds_one_eater_well_and_three_not_enough():
     env = oasis()
     angles = np.array([0.0, 2.1, 4.2])  # three agents 0.28 m from the food, 0.48 m apart
     env.world.qpos[:3, :2] = env.food[0, :2] + 0.28 * np.column_stack([np.cos(angles), np.sin(angles)])
+    env.world.refresh()
     env.observe()
     gain = env.survival.health_per_food
     for _ in range(30):
@@ -79,6 +81,7 @@ def test_food_feeds_one_eater_well_and_three_not_enough():
     assert env.survival.health == pytest.approx(np.full(3, 20.0 + 30 * (gain / 3 - 1.0)))  # 2.1-2.7 a unit, shared
     alone = oasis()
     alone.world.qpos[0, :2] = alone.food[0, :2]
+    alone.world.refresh()
     alone.observe()
     for _ in range(30):
         alone.step({"agent_0": [5, 5, 5, EAT, 0], "agent_1": NOOP, "agent_2": NOOP})
@@ -88,26 +91,33 @@ def test_food_feeds_one_eater_well_and_three_not_enough():
 
 def test_a_dead_agent_waits_outside_the_floor_with_its_actions_ignored_then_plays_again():
     env = oasis()
-    rewards = [env.step({agent: NOOP for agent in env.possible_agents})[1]["agent_0"] for _ in range(20)]
+    # agent_1 and agent_2 share the food (2.1-2.7 health a unit: they hold), agent_0 starves far from it.
+    env.world.qpos[1:3, :2] = env.food[0, :2] + [[0.25, 0.0], [-0.25, 0.0]]
+    env.world.qpos[0, :2] = env.food[0, :2] + [1.2, 1.2] * np.sign(-env.food[0, :2] + 1e-9)
+    env.world.refresh()
+    env.observe()
+    fed = {"agent_1": [5, 5, 5, EAT, 0], "agent_2": [5, 5, 5, EAT, 0]}
+    rewards = [env.step({"agent_0": NOOP, **fed})[1]["agent_0"] for _ in range(20)]
     assert rewards[-1] == -99.0
-    observations, reward, *_ = env.step({agent: [10, 10, 10, EAT, 0] for agent in env.possible_agents})
+    observations, reward, *_ = env.step({"agent_0": [10, 10, 10, EAT, 0], **fed})
     xy = env.world.qpos[0, :2]
     assert reward["agent_0"] == 0.0 and (np.abs(xy) >= env.floor_size / 2).all()
     own = observations["agent_0"]["self"]
     assert own[SELF.index("dead")] == 1.0 and own[SELF.index("health")] == 20.0 and own[SELF.index("time_to_alive")] == 0.01
     assert own[SELF.index("chose_nothing")] == 1.0  # its eat was ignored
     for _ in range(99):
-        _, reward, *_ = env.step({agent: [10, 10, 10, EAT, 0] for agent in env.possible_agents})
+        _, reward, *_ = env.step({"agent_0": [10, 10, 10, EAT, 0], **fed})
         assert reward["agent_0"] == 0.0
     assert np.abs(env.world.qpos[0, :2] - xy).max() < 1e-6, "a frozen agent does not move"
-    _, reward, *_ = env.step({agent: NOOP for agent in env.possible_agents})
-    assert reward["agent_0"] == 1.0
+    _, reward, *_ = env.step({"agent_0": NOOP, **fed})
+    assert reward["agent_0"] == 1.0 and env.survival.deaths.tolist() == [1.0, 0.0, 0.0]
 
 
 def test_an_attack_in_the_arena_goes_by_sight_and_each_side_observes_it():
     env = oasis()
     env.world.qpos[:3] = [[0.0, 0.0, 0.15, 0.0], [0.45, 0.0, 0.15, 0.0], [-1.2, 1.2, 0.15, 0.0]]  # all face +x
     env.world.qvel[:] = 0.0
+    env.world.refresh()
     env.observe()
     # agent_0 hits agent_1 ahead of it; agent_1 strikes back at agent_0 behind it, which it cannot see.
     observations, *_ = env.step({"agent_0": [5, 5, 5, ATTACK, 0], "agent_1": [5, 5, 5, ATTACK, 1], "agent_2": NOOP})
@@ -121,10 +131,21 @@ def test_an_attack_in_the_arena_goes_by_sight_and_each_side_observes_it():
 
 
 def test_observations_match_their_feature_names_and_the_floor_is_redrawn_each_episode():
-    env = make_oasis({"seed": 0})
-    observations, _ = env.reset(seed=0)
-    assert observations["agent_0"]["self"].shape == (len(SELF),)
-    assert observations["agent_0"]["agents"].shape == (2, len(OTHER))
+    env = make_oasis({"seed": 0, "end_probability": 1e-3})
+    env.reset(seed=0)
+    for _ in range(7):
+        observations, *_ = env.step({agent: [8, 3, 5, NOTHING, 0] for agent in env.possible_agents})
+    qpos, others = env.world.qpos, env.others
+    for i, agent in enumerate(env.possible_agents):
+        own, rows = observations[agent]["self"], observations[agent]["agents"]
+        assert own.shape == (len(SELF),) and rows.shape == (2, len(OTHER))
+        assert own[SELF.index("time")] == pytest.approx(7 * 1e-3)
+        assert own[[SELF.index("x"), SELF.index("y")]] == pytest.approx(qpos[i, :2])
+        assert own[SELF.index("identity_0") : SELF.index("identity_15") + 1] == pytest.approx(env.identity[i])
+        assert own[SELF.index("health")] == 13.0 and own[SELF.index("chose_nothing")] == 1.0
+        assert rows[:, OTHER.index("x")] == pytest.approx(qpos[others[i], 0])
+        assert observations[agent]["agents_visible"].tolist() == env.perception.sense()[0][i, others[i]].tolist()
+        assert observations[agent]["food"] == pytest.approx(env.food)
     sizes = set()
     for _ in range(5):
         env.reset()

@@ -76,7 +76,6 @@ class TitForTat(FixedPartner):
         return (seen[..., index] == DEFECT).astype(np.int64)
 
 
-
 class IndirectTitForTat(FixedPartner):
     """Per-opponent tit-for-tat on indirect reciprocity's observation (its layout in
     indirect_reciprocity.py), read under `observation_key` as TitForTat reads its own. Its memory,

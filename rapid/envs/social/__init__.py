@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from rapid.envs.social.oasis_rules import METRIC_KEYS as OASIS_METRICS
 from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.plugins import validate_settings
 from rapid.platform.registry import ENVS, WRAPPERS, import_attr
@@ -59,5 +60,5 @@ ENVS.add(
     "oasis",
     lambda: make_oasis,
     "Oasis: 3 agents in MuJoCo must eat to live; one food source feeds one well, two barely; they may attack",
-    episode_metrics={key: EpisodeMetric(key) for key in ("survival_time", "deaths", "attacks", "attacked", "eating")},
+    episode_metrics={key: EpisodeMetric(key) for key in OASIS_METRICS},
 )

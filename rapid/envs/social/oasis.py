@@ -8,9 +8,13 @@ no walls, boxes, ramps or lidar; the square floor's side drawn U[1.5, 6] m each 
 item; agents and food placed uniformly; an agent observes every other agent and the food, with
 the others masked by the vision cone and line of sight; a random 16-d identity per agent per
 episode; after each step the game ends with probability 0.001 (1000 steps on average).
-Where rapid differs: eating is judged by the distance in the floor's plane, a reappearing agent
-also loses its velocity, a dead agent's choices are ignored rather than masked in the policy
-gradient, and the food's health (always full, since it regrows at once) is not observed.
+Where rapid differs: eating is judged by the distance in the floor's plane; a reappearing agent
+also loses its velocity; a dead agent's choices are ignored rather than masked in the policy
+gradient, and it shows as having chosen nothing (the original shows "eat", its no-op option);
+the last choice starts as "nothing" (the original: all zeros); each agent lists the others in
+the order i+1, i+2, ... (the original: i-1, i-2, ...); food lies on a free cell inside the
+floor's rim, never under an agent; and the food's health (always full, since it regrows at once)
+is not observed.
 
 Actions, MultiDiscrete(ACTION_NVEC): x force, y force and z torque bins as in hide-and-seek, then the
 option (0 attack, 1 eat, 2 nothing) and the target of an attack (an index into the other agents,
@@ -24,16 +28,15 @@ from typing import Any, Literal
 import mujoco
 import numpy as np
 from gymnasium import spaces
-from pettingzoo.utils.env import ParallelEnv
 from pydantic import Field, model_validator
 
 from rapid.envs.hide_and_seek.contract import MOVE_BINS
-from rapid.envs.hide_and_seek.layouts import Item, open_floor, place
+from rapid.envs.hide_and_seek.layouts import CELL, Item, footprint, open_floor, place, regions
 from rapid.envs.hide_and_seek.perception import Perception
-from rapid.envs.hide_and_seek.scene import AGENT_RADIUS, MARKER_RADIUS, SUBSTEPS, TIMESTEP, SceneSpec
+from rapid.envs.hide_and_seek.scene import AGENT_RADIUS, SUBSTEPS, TIMESTEP, SceneSpec
 from rapid.envs.hide_and_seek.world import TopCamera, World
 from rapid.envs.social.oasis_rules import NOTHING, OPTIONS, Survival, SurvivalRules
-from rapid.envs.social.repeated_game import RepeatedGameConfig
+from rapid.envs.social.repeated_game import RepeatedGame, RepeatedGameConfig
 from rapid.platform.schema_errors import KeyProblem
 
 ACTION_NVEC = (MOVE_BINS, MOVE_BINS, MOVE_BINS, len(OPTIONS))  # then n_agents - 1 targets
@@ -43,6 +46,9 @@ STATE = ("health", "dead", "time_to_alive", *(f"chose_{option}" for option in OP
 RESPAWN_BAND = 1.0  # m: a reappearing agent lands this far outside the floor at most
 PLACEMENT_TRIES = 100
 FOOD_Z = 0.01
+AGENT = Item((AGENT_RADIUS, AGENT_RADIUS), "anywhere")
+FOOD = Item((CELL / 4, CELL / 4), "anywhere")  # a point: it takes one cell of the placement grid
+MAX_FILL = 0.5  # agents and food may take at most this share of the smallest floor's free cells
 
 
 def self_features(identity_size: int) -> tuple[str, ...]:
@@ -77,7 +83,7 @@ class OasisConfig(RepeatedGameConfig):
     attack_range: float = Field(0.7, ge=0.0, description="the farthest (m) a target may be to be hit")
     life_reward: float = Field(1.0, ge=0.0, description="reward of every step an agent is in play")
     death_penalty: float = Field(100.0, ge=0.0, description="reward lost when an agent's health runs out")
-    freeze_steps: int = Field(100, ge=0, description="steps a dead agent waits, outside the floor, before it plays again")
+    freeze_steps: int = Field(100, ge=1, description="steps a dead agent waits, outside the floor, before it plays again")
     identity_size: int = Field(16, ge=0, le=64, description="size of each agent's random identity vector, drawn each episode")
     seed: int | None = Field(None, description="seed of the first episode (reset(seed=...) overrides it)")
     render_mode: Literal["rgb_array"] | None = Field(None, description="'rgb_array': render() returns top-camera frames")
@@ -92,14 +98,26 @@ class OasisConfig(RepeatedGameConfig):
                 raise KeyProblem(key, f"[{low}, {high}] is not a range with {low_bound} <= low <= high")
         if self.floor_size[1] > 20.0:
             raise KeyProblem("floor_size", f"{self.floor_size[1]} m is larger than the 20 m this arena draws")
+        smallest = self.floor_size[0]
+        grid = round(smallest / CELL)
+        free = int(regions(grid)["anywhere"].sum())
+        need = sum(int(np.prod(footprint(item.half_xy, smallest / grid))) for item in self.placement())
+        if need > MAX_FILL * free:
+            raise KeyProblem("n_agents", f"{self.n_agents} agents and {self.n_food} food items need {need} of the {free} "
+                                         f"free cells of the smallest floor ({smallest} m), more than {MAX_FILL:.0%}: "
+                                         "use fewer or a larger floor_size")
         return self
+
+    def placement(self) -> list[Item]:
+        """What is placed at every reset: the agents, then the food."""
+        return [AGENT] * self.n_agents + [FOOD] * self.n_food
 
     def rules(self) -> SurvivalRules:
         return SurvivalRules(self.max_health, self.health_per_step, tuple(self.food_health), self.attack_damage,
                              self.attack_range, self.life_reward, self.death_penalty, self.freeze_steps)
 
 
-class OasisEnv(ParallelEnv):
+class OasisEnv(RepeatedGame):
     """Agents who must eat to live, and may fight for the food; see the module docstring for the spaces.
 
     `model` and `data` are the scene's MjModel and MjData (rapid's physics guard watches them).
@@ -108,36 +126,31 @@ class OasisEnv(ParallelEnv):
     metadata = {"name": "oasis_v0", "render_modes": ["rgb_array"], "render_fps": round(1 / (TIMESTEP * SUBSTEPS))}
 
     def __init__(self, config: OasisConfig | None = None) -> None:
-        self.config = config = config or OasisConfig()
-        n = config.n_agents
-        self.possible_agents = [f"agent_{i}" for i in range(n)]
-        self.agents: list[str] = []
-        self.render_mode = config.render_mode
-        arena = config.floor_size[1] + 2 * RESPAWN_BAND
-        spec = SceneSpec(teams=(0,) * n, agent_names=tuple(self.possible_agents), box_halves=(), n_ramps=0, n_walls=0,
-                         floor_size=arena, bounds_size=arena + 2.0, render_size=(config.width, config.height),
-                         n_markers=config.n_food)
-        self.world = World(spec)
-        self.perception = Perception(self.world, 0, 1.0)
-        self.survival = Survival(config.rules(), n)
-        self._items = [Item((AGENT_RADIUS, AGENT_RADIUS), "anywhere")] * n
-        self._items += [Item((MARKER_RADIUS, MARKER_RADIUS), "anywhere")] * config.n_food
-        k, food = config.identity_size, config.n_food
-        self._observation_space = spaces.Dict({
+        config = config or OasisConfig()
+        n, k, food = config.n_agents, config.identity_size, config.n_food
+        observations = spaces.Dict({
             "self": _box(len(self_features(k))), "agents": _box(n - 1, len(agent_features(k))),
             "agents_visible": _box(n - 1, low=0.0, high=1.0), "agents_present": _box(n - 1, low=0.0, high=1.0),
             "food": _box(food, 3), "food_visible": _box(food, low=0.0, high=1.0), "food_present": _box(food, low=0.0, high=1.0),
         })
-        self._action_space = spaces.MultiDiscrete([*ACTION_NVEC, n - 1])
-        self._noop = np.array([MOVE_BINS // 2] * 3 + [NOTHING, 0])
-        ones = {key: np.ones(space.shape, np.float32) for key, space in self._observation_space.spaces.items()
-                if key in ("agents_present", "food_visible", "food_present")}
-        for value in ones.values():
-            value.flags.writeable = False
-        self._constant = ones
+        super().__init__(config, [f"agent_{i}" for i in range(n)], observations, spaces.MultiDiscrete([*ACTION_NVEC, n - 1]))
+        self.config: OasisConfig = config
         self._rng = np.random.default_rng(config.seed)
+        self.render_mode = config.render_mode
+        arena = config.floor_size[1] + 2 * RESPAWN_BAND
+        spec = SceneSpec(teams=(0,) * n, agent_names=tuple(self.possible_agents), box_halves=(), n_ramps=0, n_walls=0,
+                         floor_size=arena, bounds_size=arena + 2.0, render_size=(config.width, config.height),
+                         n_markers=food)
+        self.world = World(spec)
+        self.perception = Perception(self.world, 0, 1.0)
+        self.survival = Survival(config.rules(), self.others)
         self._camera = TopCamera(self.world, config.width, config.height)
-        self.rounds = 0
+        self._noop = np.array([MOVE_BINS // 2] * 3 + [NOTHING, 0])
+        # Masks that never change, handed to every agent at every step.
+        self._constant = {key: np.ones(observations[key].shape, np.float32)
+                          for key in ("agents_present", "food_visible", "food_present")}
+        for value in self._constant.values():
+            value.flags.writeable = False
 
     @property
     def model(self) -> mujoco.MjModel:
@@ -147,24 +160,17 @@ class OasisEnv(ParallelEnv):
     def data(self) -> mujoco.MjData:
         return self.world.data
 
-    def observation_space(self, agent: str) -> spaces.Dict:
-        """The same object for every agent and call (PettingZoo's API test asks for it)."""
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.MultiDiscrete:
-        return self._action_space
-
-    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
-        if seed is not None:
-            self._rng = np.random.default_rng(seed)
+    def new_episode(self) -> None:
+        """A floor size, the agents and food placed on it, full health, fresh identities."""
         rng, n = self._rng, self.config.n_agents
+        self.floor_size = float(rng.uniform(*self.config.floor_size))
         for _ in range(PLACEMENT_TRIES):
-            self.floor_size = float(rng.uniform(*self.config.floor_size))
-            poses = place(open_floor(self.floor_size), self._items, rng)
+            poses = place(open_floor(self.floor_size), self.config.placement(), rng)
             if poses is not None:
                 break
         else:
-            raise ValueError(f"no room for {len(self._items)} agents and food items on the floor in {PLACEMENT_TRIES} draws")
+            raise ValueError(f"no room for {n} agents and {self.config.n_food} food items on a {self.floor_size:.2f} m "
+                             f"floor in {PLACEMENT_TRIES} tries")
         self.world.reset(np.zeros((0, 6)), poses[:n])
         self.food = np.column_stack([poses[n:, :2], np.full(self.config.n_food, FOOD_Z)])
         self._food_observed = self.food.astype(np.float32)
@@ -173,12 +179,10 @@ class OasisEnv(ParallelEnv):
         self.world.refresh()
         self.survival.reset(rng)
         self.identity = rng.uniform(size=(n, self.config.identity_size)).astype(np.float32)
-        self.rounds = 0
-        self.agents = list(self.possible_agents)
-        return self._observe(), {agent: {} for agent in self.agents}
 
-    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        world, survival = self.world, self.survival
+    def play(self, actions: dict[str, Any]) -> np.ndarray:
+        """Respawns, attacks by the last observation's places and sight, the physics, then food and health."""
+        survival = self.survival
         chosen = np.array([actions.get(agent, self._noop) for agent in self.possible_agents], dtype=np.int64)
         back = survival.respawn()
         if back.any():
@@ -187,25 +191,11 @@ class OasisEnv(ParallelEnv):
         option = chosen[:, 3]
         attack = survival.attacks(option, chosen[:, 4], self._positions, self._seen)
         eaters = survival.eaters(option, attack)
-        world.step(chosen[:, :3])
-        rewards = survival.settle(attack, self._eaten(eaters), option)
-        observations = self._observe()
-        self.rounds += 1
-        ended, cut = self.config.ends(self._rng, self.rounds)
-        infos: dict[str, dict] = {agent: {} for agent in self.possible_agents}
-        if ended or cut:
-            for agent, summary in zip(self.possible_agents, survival.summary(), strict=True):
-                infos[agent].update(summary)
-            self.agents = []
-        agents = self.possible_agents
-        return (observations, dict(zip(agents, rewards.tolist(), strict=True)), dict.fromkeys(agents, ended),
-                dict.fromkeys(agents, cut), infos)
+        self.world.step(chosen[:, :3])
+        return survival.settle(attack, self._eaten(eaters), option)
 
-    def observe(self) -> dict[str, dict[str, np.ndarray]]:
-        """Every agent's observation of the present state after its qpos was written directly (tests,
-        scripted scenes): geometry and sight are brought up to date, and the next step's attacks go by them."""
-        self.world.refresh()
-        return self._observe()
+    def summary(self) -> list[dict[str, float]]:
+        return self.survival.summary()
 
     def _outside(self, who: np.ndarray) -> None:
         """Put the agents `who` (n,) bool just outside the floor, at rest (the original's respawn)."""
@@ -221,8 +211,9 @@ class OasisEnv(ParallelEnv):
         eat = (near < self.config.food_radius) & eaters[:, None]
         return (eat / np.maximum(eat.sum(axis=0), 1)).sum(axis=1)
 
-    def _observe(self) -> dict[str, dict[str, np.ndarray]]:
-        """Every agent's observation; keeps the positions and sight that the next step's attacks go by."""
+    def observe(self) -> dict[str, dict[str, np.ndarray]]:
+        """Every agent's observation; keeps the positions and sight that the next step's attacks go by.
+        After writing qpos directly (tests, scripted scenes), call `world.refresh()` first."""
         world, survival, n = self.world, self.survival, self.config.n_agents
         self._seen = self.perception.sense()[0]
         self._positions = world.qpos[:n, :3].copy()
@@ -233,8 +224,7 @@ class OasisEnv(ParallelEnv):
         common = np.concatenate([kinematics, self.identity, state], axis=1, dtype=np.float32)
         own = np.concatenate([common, n_attacked, np.full((n, 1), self.rounds * self.config.end_probability)],
                              axis=1, dtype=np.float32)
-        others = survival.others
-        rows = np.arange(n)[:, None]
+        others, rows = self.others, np.arange(n)[:, None]
         # [i, k]: did the k-th other agent of i attack i; how many attacked that agent.
         agents = np.concatenate([common[others], survival.attacked_me[rows, others][..., None],
                                  n_attacked[others]], axis=2, dtype=np.float32)

@@ -12,6 +12,7 @@ env_oasis.py`, `mae_envs/wrappers/food.py`):
 - every living agent earns +1 a step; an agent whose health falls to 0 or below gets -100, and at
   the next step reappears just outside the floor with full health, frozen (its actions ignored, no
   +1) for 100 steps. The episode goes on.
+The env hands these rules a frozen agent's choices already replaced by doing nothing.
 """
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 
 ATTACK, EAT, NOTHING = 0, 1, 2
 OPTIONS = ("attack", "eat", "nothing")
-METRIC_KEYS = ("survival_time", "deaths", "attacks", "attacked", "eating")
+METRIC_KEYS = ("survival_time", "deaths", "attacks", "attacked", "eating")  # each agent's, at an episode's end
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,15 @@ class SurvivalRules:
 
 
 class Survival:
-    """Every agent's health, death and freeze, and the episode's figures, for `n` agents.
+    """Every agent's health, death and freeze, and the episode's figures.
 
+    `others` (n, n - 1) lists for each agent the others in the order it observes and targets them.
     A step goes: `respawn` (who reappears now), `attacks` (from the last positions and sight),
     then, after the physics, `settle` with what each agent ate.
     """
 
-    def __init__(self, rules: SurvivalRules, n: int) -> None:
-        self.rules, self.n = rules, n
-        # Row i: the other agents in the order i+1, i+2, ... (mod n), as agent i observes and targets them.
-        self.others = (np.arange(n)[:, None] + np.arange(1, n)[None, :]) % n
+    def __init__(self, rules: SurvivalRules, others: np.ndarray) -> None:
+        self.rules, self.others, self.n = rules, others, len(others)
 
     def reset(self, rng: np.random.Generator) -> None:
         self.health = np.full(self.n, self.rules.max_health)
@@ -76,7 +76,7 @@ class Survival:
     def attacks(self, option: np.ndarray, target: np.ndarray, positions: np.ndarray, seen: np.ndarray) -> np.ndarray:
         """(n, n) bool, [i, j]: i attacks j this step. `option` and `target` (index into `others`) are
         the agents' choices, `positions` (n, 3) and `seen` (n, n) their places and sight at the last observation."""
-        attacker = np.flatnonzero((option == ATTACK) & ~self.dead)
+        attacker = np.flatnonzero(option == ATTACK)
         victim = self.others[attacker, target[attacker]]
         near = np.linalg.norm(positions[attacker] - positions[victim], axis=1) < self.rules.attack_range
         hit = near & seen[attacker, victim]
@@ -85,8 +85,8 @@ class Survival:
         return matrix
 
     def eaters(self, option: np.ndarray, attack: np.ndarray) -> np.ndarray:
-        """(n,) bool: who tries to eat this step: chose to, is in play, and nobody attacks it."""
-        return (option == EAT) & ~self.dead & ~attack.any(axis=0)
+        """(n,) bool: who tries to eat this step: chose to, and nobody attacks it."""
+        return (option == EAT) & ~attack.any(axis=0)
 
     def settle(self, attack: np.ndarray, eaten: np.ndarray, option: np.ndarray) -> np.ndarray:
         """End the step: (n,) rewards, from the attacks and the units of food `eaten` by each agent."""
@@ -97,7 +97,7 @@ class Survival:
         rewards = np.where(alive, rules.life_reward, 0.0)
         rewards[self.health <= 0] -= rules.death_penalty
         self.attacked_me = attack.T.copy()
-        self.choice = np.where(self.dead, NOTHING, option)
+        self.choice = option.copy()
         self.attacks_made += attack.sum(axis=1)
         self.attacks_taken += attack.sum(axis=0)
         self.eaten_steps += eaten > 0
@@ -110,8 +110,9 @@ class Survival:
 
     def summary(self) -> list[dict[str, float]]:
         """Per agent, at the episode's end: `survival_time` (steps in play per life: the lives end at a
-        death or at the episode's end), `deaths`, `attacks` it landed, times it was `attacked`, and
-        `eating` (the share of its steps in play in which it ate)."""
+        death or at the episode's end), `deaths`, `attacks` it landed and times it was `attacked`
+        (a hit on a frozen agent counts, as in the original, though it does no harm), and `eating`
+        (the share of its steps in play in which it ate)."""
         died = self.deaths + (self.health <= 0)  # a death at the last step has had no respawn yet
         lives = self.deaths + 1
         return [{"survival_time": float(alive / life), "deaths": float(deaths), "attacks": float(made),

@@ -24,6 +24,11 @@ class RepeatedGameConfig(Strict):
         return ended, not ended and rounds >= self.max_rounds
 
 
+def others_order(n: int) -> np.ndarray:
+    """(n, n - 1): for agent i, the other agents in the order i+1, i+2, ... (mod n)."""
+    return (np.arange(n)[:, None] + np.arange(1, n)[None, :]) % n
+
+
 class RepeatedGame(ParallelEnv):
     """A ParallelEnv of rounds in which every agent acts, until the config's coin ends the game.
 
@@ -39,8 +44,7 @@ class RepeatedGame(ParallelEnv):
         self.possible_agents = list(agents)
         self.agents: list[str] = []
         self._observation_space, self._action_space = observation_space, action_space
-        n = len(agents)
-        self.others = (np.arange(n)[:, None] + np.arange(1, n)[None, :]) % n
+        self.others = others_order(len(agents))
         self._rng = np.random.default_rng()
         self.rounds = 0
 
