@@ -156,6 +156,7 @@ def test_observations_match_their_feature_names_and_the_floor_is_redrawn_each_ep
 
 @pytest.mark.parametrize(("config", "key"), [({"floor_size": [6.0, 2.0]}, "env_config.floor_size"),
                                              ({"n_agents": 1}, "env_config.n_agents"),
+                                             ({"n_agents": 8, "n_food": 4}, "env_config.n_agents: 8 agents and 4 food items need"),
                                              ({"food_health": [-1.0, 2.0]}, "env_config.food_health")])
 def test_bad_settings_name_their_key(config: dict, key: str):
     with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
