@@ -16,7 +16,15 @@ MAX_FILL = 0.5
 REGION_NAMES = {"anywhere": "floor", "quadrant": "quadrant room", "outside_quadrant": "floor outside the quadrant room"}
 
 
-class HideAndSeekConfig(Strict):
+class TopCameraSettings(Strict):
+    """The rendering keys of every game on this engine's arena."""
+
+    render_mode: Literal["rgb_array"] | None = Field(None, description="'rgb_array': render() returns top-camera frames")
+    width: int = Field(256, ge=16, le=4096, description="rendered frame width (pixels)")
+    height: int = Field(256, ge=16, le=4096, description="rendered frame height (pixels)")
+
+
+class HideAndSeekConfig(TopCameraSettings):
     """Hide-and-seek's settings; the defaults are the original's full game (examples/hide_and_seek_full.jsonnet)
     where it has one value, and mid-range counts where it draws them (3-9 boxes, 3-9 of them elongated)."""
 
@@ -35,9 +43,6 @@ class HideAndSeekConfig(Strict):
     n_lidar: int = Field(30, ge=1, le=360, description="lidar rays per agent, evenly around it")
     lidar_range: float = Field(6.0, gt=0.0, le=100.0, description="lidar range (m); observations are distance / range")
     seed: int | None = Field(None, description="seed of the first episode's layout and placement (reset(seed=...) overrides it)")
-    render_mode: Literal["rgb_array"] | None = Field(None, description="'rgb_array': render() returns top-camera frames")
-    width: int = Field(256, ge=16, le=4096, description="rendered frame width (pixels)")
-    height: int = Field(256, ge=16, le=4096, description="rendered frame height (pixels)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "HideAndSeekConfig":

@@ -9,7 +9,6 @@ emergence metrics (`rules.EpisodeStats`) at the last.
 
 from typing import Any
 
-import mujoco
 import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.env import ParallelEnv
@@ -22,7 +21,7 @@ from rapid.envs.hide_and_seek.observations import ObservationBuilder, observatio
 from rapid.envs.hide_and_seek.perception import Perception
 from rapid.envs.hide_and_seek.rules import EpisodeStats, HideAndSeekRules
 from rapid.envs.hide_and_seek.scene import SUBSTEPS, TIMESTEP, SceneSpec
-from rapid.envs.hide_and_seek.world import TopCamera, World
+from rapid.envs.hide_and_seek.world import TopCamera, World, WorldEnv
 
 # Layouts drawn at a reset before giving up on placing everything (the config's fill check makes
 # a failure rare; a new layout usually has room).
@@ -31,7 +30,7 @@ PLACEMENT_TRIES = 100
 Observation = dict[str, np.ndarray]
 
 
-class HideAndSeekEnv(ParallelEnv):
+class HideAndSeekEnv(WorldEnv, ParallelEnv):
     """Hiders and seekers in a MuJoCo arena of walls, boxes and ramps; see `contract.py` for the spaces.
 
     `model` and `data` are the scene's MjModel and MjData (rapid's physics guard watches them);
@@ -68,14 +67,6 @@ class HideAndSeekEnv(ParallelEnv):
         self._camera = TopCamera(self.world, config.width, config.height)
         self._t = 0
         self._seen = np.zeros((self.world.n_agents, self.world.n_bodies), dtype=bool)
-
-    @property
-    def model(self) -> mujoco.MjModel:
-        return self.world.model
-
-    @property
-    def data(self) -> mujoco.MjData:
-        return self.world.data
 
     def observation_space(self, agent: str) -> spaces.Dict:
         """The same object for every agent and call (PettingZoo's API test asks for it)."""
@@ -145,10 +136,3 @@ class HideAndSeekEnv(ParallelEnv):
         self._seen = self.perception.sense()[0]
         return self._seen
 
-    def render(self) -> np.ndarray | None:
-        """An (height, width, 3) uint8 frame from the top camera, with render_mode 'rgb_array'."""
-        return self._camera.frame() if self.render_mode == "rgb_array" else None
-
-    def close(self) -> None:
-        """Free the offscreen renderer's GL context."""
-        self._camera.close()

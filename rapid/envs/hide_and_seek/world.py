@@ -91,6 +91,32 @@ class World:
         self.heading = np.sin(self.qpos[:, 3:] + QUARTER_TURN)
 
 
+class WorldEnv:
+    """What an env on this engine shows the outside: `model` and `data` (rapid's physics guard
+    watches them), `render()` from the top camera with render_mode 'rgb_array', and `close()`.
+    The env sets `world`, `render_mode` and `_camera`."""
+
+    world: World
+    render_mode: str | None
+    _camera: "TopCamera"
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        return self.world.model
+
+    @property
+    def data(self) -> mujoco.MjData:
+        return self.world.data
+
+    def render(self) -> np.ndarray | None:
+        """An (height, width, 3) uint8 frame from the top camera, with render_mode 'rgb_array'."""
+        return self._camera.frame() if self.render_mode == "rgb_array" else None
+
+    def close(self) -> None:
+        """Free the offscreen renderer's GL context."""
+        self._camera.close()
+
+
 class TopCamera:
     """Frames from a world's top camera; the offscreen GL context is made at the first frame."""
 

@@ -23,18 +23,18 @@ others, AGENT_FEATURES) with `agents_visible` and `agents_present`, `food` (x, y
 with `food_visible` and `food_present` (always 1): the layout entity_attention reads.
 """
 
-from typing import Any, Literal
+from typing import Any
 
-import mujoco
 import numpy as np
 from gymnasium import spaces
 from pydantic import Field, model_validator
 
+from rapid.envs.hide_and_seek.config import TopCameraSettings
 from rapid.envs.hide_and_seek.contract import MOVE_BINS
 from rapid.envs.hide_and_seek.layouts import CELL, Item, footprint, open_floor, place, regions
 from rapid.envs.hide_and_seek.perception import Perception
 from rapid.envs.hide_and_seek.scene import AGENT_RADIUS, SUBSTEPS, TIMESTEP, SceneSpec
-from rapid.envs.hide_and_seek.world import TopCamera, World
+from rapid.envs.hide_and_seek.world import TopCamera, World, WorldEnv
 from rapid.envs.social.oasis_rules import NOTHING, OPTIONS, Survival, SurvivalRules
 from rapid.envs.social.repeated_game import RepeatedGame, RepeatedGameConfig
 from rapid.platform.schema_errors import KeyProblem
@@ -46,6 +46,7 @@ STATE = ("health", "dead", "time_to_alive", *(f"chose_{option}" for option in OP
 RESPAWN_BAND = 1.0  # m: a reappearing agent lands this far outside the floor at most
 PLACEMENT_TRIES = 100
 FOOD_Z = 0.01
+CHOICE_ONE_HOT = np.eye(len(OPTIONS))
 AGENT = Item((AGENT_RADIUS, AGENT_RADIUS), "anywhere")
 FOOD = Item((CELL / 4, CELL / 4), "anywhere")  # a point: it takes one cell of the placement grid
 MAX_FILL = 0.5  # agents and food may take at most this share of the smallest floor's free cells
@@ -65,7 +66,7 @@ def _box(*shape: int, low: float = -np.inf, high: float = np.inf) -> spaces.Box:
     return spaces.Box(low, high, shape, np.float32)
 
 
-class OasisConfig(RepeatedGameConfig):
+class OasisConfig(RepeatedGameConfig, TopCameraSettings):
     """The env_config of `oasis`; the defaults are the original's."""
 
     end_probability: float = Field(0.001, gt=0.0, le=1.0, description="chance that the game ends after each step")
@@ -86,9 +87,6 @@ class OasisConfig(RepeatedGameConfig):
     freeze_steps: int = Field(100, ge=1, description="steps a dead agent waits, outside the floor, before it plays again")
     identity_size: int = Field(16, ge=0, le=64, description="size of each agent's random identity vector, drawn each episode")
     seed: int | None = Field(None, description="seed of the first episode (reset(seed=...) overrides it)")
-    render_mode: Literal["rgb_array"] | None = Field(None, description="'rgb_array': render() returns top-camera frames")
-    width: int = Field(256, ge=16, le=4096, description="rendered frame width (pixels)")
-    height: int = Field(256, ge=16, le=4096, description="rendered frame height (pixels)")
 
     @model_validator(mode="after")
     def _ranges(self) -> "OasisConfig":
@@ -117,7 +115,7 @@ class OasisConfig(RepeatedGameConfig):
                              self.attack_range, self.life_reward, self.death_penalty, self.freeze_steps)
 
 
-class OasisEnv(RepeatedGame):
+class OasisEnv(WorldEnv, RepeatedGame):
     """Agents who must eat to live, and may fight for the food; see the module docstring for the spaces.
 
     `model` and `data` are the scene's MjModel and MjData (rapid's physics guard watches them).
@@ -151,14 +149,6 @@ class OasisEnv(RepeatedGame):
                           for key in ("agents_present", "food_visible", "food_present")}
         for value in self._constant.values():
             value.flags.writeable = False
-
-    @property
-    def model(self) -> mujoco.MjModel:
-        return self.world.model
-
-    @property
-    def data(self) -> mujoco.MjData:
-        return self.world.data
 
     def new_episode(self) -> None:
         """A floor size, the agents and food placed on it, full health, fresh identities."""
@@ -219,7 +209,7 @@ class OasisEnv(RepeatedGame):
         self._positions = world.qpos[:n, :3].copy()
         kinematics = np.concatenate([world.qpos[:n, :3], world.qvel[:n, :3], world.heading[:n]], axis=1)
         state = np.column_stack([survival.health, survival.dead, survival.time_to_alive(),
-                                 np.eye(len(OPTIONS))[survival.choice]])
+                                 CHOICE_ONE_HOT[survival.choice]])
         n_attacked = survival.attacked_me.sum(axis=1, keepdims=True)
         common = np.concatenate([kinematics, self.identity, state], axis=1, dtype=np.float32)
         own = np.concatenate([common, n_attacked, np.full((n, 1), self.rounds * self.config.end_probability)],
@@ -233,10 +223,3 @@ class OasisEnv(RepeatedGame):
         return {agent: {"self": own[i], "agents": agents[i], "agents_visible": visible[i], "food": food, **self._constant}
                 for i, agent in enumerate(self.possible_agents)}
 
-    def render(self) -> np.ndarray | None:
-        """An (height, width, 3) uint8 frame from the top camera, with render_mode 'rgb_array'."""
-        return self._camera.frame() if self.render_mode == "rgb_array" else None
-
-    def close(self) -> None:
-        """Free the offscreen renderer's GL context."""
-        self._camera.close()
