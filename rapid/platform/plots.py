@@ -96,20 +96,25 @@ def spread(rows: Rows, metric: str, title: str) -> bytes:
     return _png(fig)
 
 
+# A sweep's `group_by`: one config key, several whose combinations are the groups, or none.
+GroupBy = str | list[str] | None
+
+
 def _columns(rows: Rows, pattern: str) -> list[str]:
     return sorted({k for r in rows for k in r if fnmatch.fnmatchcase(k, pattern)})
 
 
-def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> dict[str, bytes]:
+def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = (), group_by: GroupBy = None) -> dict[str, bytes]:
     """plots/*.png for one run: its metric, the return (if different), env steps/s, each of
     `figures` (a glob such as `league/win_rate/*` draws every matching column in one plot) and, for a
     sweep with `group_by`, the mean and spread per group of the metric and of every figure column."""
     trials = by_trial(rows)
     plots = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
     if group_by is not None:
+        by = group_by if isinstance(group_by, str) else "+".join(group_by)
         grouped = dict.fromkeys([metric, *(column for pattern in figures for column in _columns(rows, pattern))])
         for column in grouped:
-            plots[f"{column.replace('/', '_')}_by_{group_by}.png"] = spread(rows, column, f"{job}: {column} by {group_by}")
+            plots[f"{column.replace('/', '_')}_by_{by}.png"] = spread(rows, column, f"{job}: {column} by {by}")
     if metric != "episode_return_mean" and any("episode_return_mean" in r for r in rows):
         plots["episode_return_mean.png"] = overlay(trials, "episode_return_mean", f"{job}: episode return")
     if any("env_steps_per_s" in r for r in rows):

@@ -9,7 +9,7 @@ from typing import Any
 from ray.tune import Callback
 
 from rapid.platform.figures import is_number, row_from_tune_result
-from rapid.platform.plots import GROUP, group_trials, run_plots
+from rapid.platform.plots import GROUP, GroupBy, group_trials, run_plots
 from rapid.platform.run_dir import PLOTS, SUMMARY, CurrentRows, RunDir
 
 PLOT_EVERY_S = 30.0  # matplotlib takes CPU from the run on a laptop
@@ -24,7 +24,7 @@ class RunRecorder(Callback):
     """Adds a row per trial iteration, flushed as part files, and redraws plots; on resume it
     continues the same rows."""
 
-    def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None) -> None:
+    def __init__(self, run: RunDir, job: str, metric: str, figures: tuple[str, ...] = (), group_by: GroupBy = None) -> None:
         self.run, self.job, self.metric, self.figures, self.group_by = run, job, metric, figures, group_by
         self.current = CurrentRows(run.read_rows())
         self._unwritten: list[dict[str, Any]] = []
@@ -65,12 +65,17 @@ class RunRecorder(Callback):
         return (RunRecorder, (self.run, self.job, self.metric, self.figures, self.group_by))
 
 
-def group_label(config: dict[str, Any], key: str) -> str:
-    """`key=value` of a trial's config (`training.lr=0.001`); an RLlib sweep's trial keeps its job under "job"."""
-    node: Any = config["job"] if isinstance(config.get("job"), dict) else config
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return f"{key}={json.dumps(node, sort_keys=True, default=str)}"
+def group_label(config: dict[str, Any], group_by: GroupBy) -> str:
+    """`key=value` of a trial's config (`training.lr=0.001`), comma-joined for several keys; an RLlib
+    sweep's trial keeps its job under "job"."""
+    job: Any = config["job"] if isinstance(config.get("job"), dict) else config
+    labels = []
+    for key in [group_by] if isinstance(group_by, str) else group_by:
+        node = job
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        labels.append(f"{key}={json.dumps(node, sort_keys=True, default=str)}")
+    return ", ".join(labels)
 
 
 def group_summary(rows: list[dict[str, Any]], metric: str, mode: str = "max") -> dict[str, dict[str, float]]:
@@ -85,7 +90,7 @@ def group_summary(rows: list[dict[str, Any]], metric: str, mode: str = "max") ->
 
 
 def draw_plots(
-    run: RunDir, rows: list[dict[str, Any]], job: str, metric: str, figures: tuple[str, ...] = (), group_by: str | None = None
+    run: RunDir, rows: list[dict[str, Any]], job: str, metric: str, figures: tuple[str, ...] = (), group_by: GroupBy = None
 ) -> None:
     """Redraw plots/*.png from the rows so far."""
     if rows:

@@ -16,7 +16,7 @@ from rapid.platform import central_state
 from rapid.platform.dashboard import RunGauges
 from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.figures import AGENT_RETURNS, POLICY_RETURNS, is_number
-from rapid.platform.plots import by_trial
+from rapid.platform.plots import GroupBy, by_trial
 from rapid.platform.preflight import make_scheduler, make_searcher
 from rapid.platform.progress import ProgressLine, summary_table
 from rapid.platform.registry import SEARCHERS, TRAINABLES
@@ -71,7 +71,7 @@ def _policies(job: TuneJob) -> tuple[str, ...]:
     return tuple(multi_agent.trained) if multi_agent is not None else ()
 
 
-def _group_by(job: TuneJob) -> str | None:
+def _group_by(job: TuneJob) -> GroupBy:
     return job.group_by if isinstance(job, SweepJob) else None
 
 

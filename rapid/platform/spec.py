@@ -230,27 +230,29 @@ class SweepJob(JobCommon):
     stop: Stop
     checkpoint: Checkpoint = Field(default_factory=Checkpoint)
     max_failures: int = Field(1, ge=0, description="restarts per trial after a crash")
-    group_by: str | None = Field(
+    group_by: str | list[str] | None = Field(
         None,
-        description="a param_space key (or one the searcher sets, e.g. epsilon): the report gives each value's mean and spread",
+        description="a param_space key (or one the searcher sets, e.g. epsilon), or a list of them: the report gives "
+        "each value (each combination) its mean and spread",
     )
 
     @field_validator("group_by")
     @classmethod
-    def _group_by_a_searched_key(cls, key: str | None, info: ValidationInfo) -> str | None:
+    def _group_by_searched_keys(cls, group_by: str | list[str] | None, info: ValidationInfo) -> str | list[str] | None:
         searched = list(info.data.get("param_space") or {})
         search = info.data.get("search")
         suggestion = registry.SEARCHERS.entry(search.name).extra.get("suggestion") if search else None
         try:
             searched += list(suggestion(info.data.get("config") or {})) if suggestion else []
         except ValueError:
-            return key  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
-        if key is not None and key not in searched:
-            raise ValueError(
-                f"expected a param_space key or one the searcher '{search.name if search else '?'}' sets "
-                f"({', '.join(searched) or 'none'}), got {key!r}"
-            )
-        return key
+            return group_by  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
+        for key in [group_by] if isinstance(group_by, str) else group_by or []:
+            if key not in searched:
+                raise ValueError(
+                    f"expected a param_space key or one the searcher '{search.name if search else '?'}' sets "
+                    f"({', '.join(searched) or 'none'}), got {key!r}"
+                )
+        return group_by
 
     @field_validator("trainable")
     @classmethod

@@ -44,6 +44,14 @@ MODULES.add(
 )
 
 
+MODULES.add(
+    "impala_lstm",
+    lambda: import_attr("rapid.policies.impala_lstm", "ImpalaLSTMModule"),
+    "goal-conditioned pixels: IMPALA CNN on the image, target embedding, inventory MLP -> LSTM (Minecraft Simon Says)",
+    config_fields=lambda: set(import_attr("rapid.policies.impala_lstm", "MODEL_CONFIG_KEYS")),
+)
+
+
 for _name, _class, _summary, _fields in (
     ("always_cooperate", "AlwaysCooperate", "a fixed partner (never learns) that always cooperates (action 0)", set()),
     ("always_defect", "AlwaysDefect", "a fixed partner (never learns) that always defects (action 1)", set()),
