@@ -14,12 +14,12 @@ import gymnasium as gym
 from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from rapid.platform import cluster
-from rapid.platform.env_stack import VECTOR_KEYS, make_env
+from rapid.platform.env_stack import VECTOR_KEYS, env_config_of, make_env
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.initial_weights import MODULE_WEIGHTS, starting_weights
 from rapid.platform.multi_agent import agent_spaces, policy_spaces
 from rapid.platform.plugins import SettingsError
-from rapid.platform.registry import ALGORITHMS, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
+from rapid.platform.registry import ALGORITHMS, ENVS, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
 from rapid.platform.schema_errors import unknown_key
 from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
 from rapid.platform.spec_file import PENDING_OUTPUT, load_stage, sample_trial_config
@@ -185,10 +185,16 @@ def _jobs(job: Job) -> list[Job]:
 
 
 def missing_data(job: Job) -> list[str]:
-    """What the trainables' data checks find missing on this machine (the CIFAR-10 files of a
-    sweep that reads them from the cluster's disk), one sentence each."""
+    """What this machine lacks that the job needs where it runs, one sentence each: the data a
+    trainable's check finds missing (the CIFAR-10 files of a sweep that reads them from the
+    cluster's disk), or what an env's `check_machine` finds missing (MineRL's own interpreter)."""
     found = []
     for each in _jobs(job):
+        if isinstance(each, RLlibJob):
+            check_machine = ENVS.entry(each.env).extra.get("check_machine")
+            lacking = check_machine(env_config_of(each.env, each.env_config)) if check_machine is not None else None
+            if lacking is not None:
+                found.append(f"job '{each.name}': {lacking}")
         check = TRAINABLES.entry(each.trainable).extra.get("check_data") if isinstance(each, SweepJob) else None
         try:
             if check is not None:

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from rapid.envs.minecraft.minerl import MineRLBackend, MineRLSettings, minerl_missing
+from rapid.envs.minecraft.minerl_actions import MINERL_ITEMS
 from rapid.envs.minecraft.simon_says import SUCCESS, SimonSaysConfig, achievement_key, success_key
 from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.plugins import validate_settings
@@ -54,6 +56,26 @@ def make_simon_says(env_config: dict[str, Any]) -> Any:
     return SimonSaysEnv(CrafterBackend(tuple(config.area), config.image_size, length), config)
 
 
+class MineRLTaskConfig(SimonSaysConfig, MineRLSettings):
+    """env_config of `simon_says_minerl`: the tasks, plus which MineRL env runs under which interpreter."""
+
+
+def minerl_lacking(env_config: dict[str, Any]) -> str | None:
+    """`rapid run` refuses (exit 2, before Ray starts) where MineRL's interpreter lacks MineRL;
+    `rapid submit` and `rapid validate` only note it: the cluster image has it."""
+    python = env_config.get("python")
+    return minerl_missing(MineRLSettings(python=python) if isinstance(python, str) else MineRLSettings())
+
+
+def make_simon_says_minerl(env_config: dict[str, Any]) -> Any:
+    """Simon Says on MineRL, its env_config validated first; MineRL's process starts at the first reset."""
+    from rapid.envs.minecraft.simon_says import SimonSaysEnv
+
+    config = validate_settings(MineRLTaskConfig, dict(env_config), ("env_config",))
+    settings = MineRLSettings(**{key: getattr(config, key) for key in MineRLSettings.model_fields})
+    return SimonSaysEnv(MineRLBackend(settings), config)
+
+
 def task_metrics(items: tuple[str, ...]) -> dict[str, EpisodeMetric]:
     """Success overall and per target item (each over the episodes that named it), and the
     score protocol's per-item flags."""
@@ -68,6 +90,13 @@ ENVS.add(
     lambda: make_simon_says,
     "Minecraft Simon Says on Crafter: each episode names one of 22 achievements to obtain; reward 1 when obtained",
     episode_metrics=task_metrics(CRAFTER_ITEMS),
+)
+ENVS.add(
+    "simon_says_minerl",
+    lambda: make_simon_says_minerl,
+    "Minecraft Simon Says on MineRL (Java Minecraft; needs the cluster image, clusters/Dockerfile): the diamond tech tree",
+    episode_metrics=task_metrics(MINERL_ITEMS),
+    check_machine=minerl_lacking,
 )
 CALLBACKS.add(
     "crafter_score",
