@@ -22,7 +22,7 @@ setup: $(STAMP)
 
 # Reinstalls only when pyproject.toml changes; `rapid` itself is an editable install. Crafter (the
 # minecraft extra) is in every setup: its Simon Says jobs run on any laptop and in CI.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,minecraft]'
 	touch $(STAMP)

@@ -14,7 +14,7 @@ time the agent obtains it, and the last info flagging every item as `achievement
 obtained at any time in the episode), from which the Crafter score is computed.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -42,6 +42,7 @@ class SimonSaysConfig(Strict):
     tasks: list[str] | None = Field(None, min_length=1, description="the items a task may name (null: every item of the backend)")
     max_steps: int = Field(1000, ge=1, description="steps after which a task episode is cut short")
     score_protocol: bool = Field(False, description="Crafter's evaluation: standard episodes, the target moving through tasks")
+    render_mode: Literal["rgb_array"] | None = Field(None, description="render() returns the game's frames either way")
 
 
 def resolve_tasks(tasks: list[str] | None, items: tuple[str, ...]) -> tuple[str, ...]:
