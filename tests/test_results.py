@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 
 from rapid.platform.plots import GROUP, run_plots
+from rapid.platform.results import group_label
 from rapid.platform.run_dir import METRICS, CurrentRows, RunDir, read_metrics
 
 
@@ -64,3 +65,14 @@ def test_a_grouped_sweep_draws_every_figure_column_by_group() -> None:
     assert {"metric_by_rusp.png", "evaluation_against_tit_for_tat_cooperation_by_rusp.png",
             "evaluation_against_always_defect_cooperation_by_rusp.png"} <= set(plots)
     assert all(png.startswith(b"\x89PNG") for png in plots.values())
+
+
+def test_grouping_by_several_keys_labels_each_combination_and_names_the_plots_by_all() -> None:
+    """`group_by: [a, b]`: a trial's group is its values of both keys; the plots are named by both."""
+    config = {"job": {"env_config": {"curriculum": {"sampling": "uniform"}, "exploration_bonus": None}}}
+    label = group_label(config, ["env_config.curriculum.sampling", "env_config.exploration_bonus"])
+    assert label == 'env_config.curriculum.sampling="uniform", env_config.exploration_bonus=null'
+    assert group_label(config, "env_config.curriculum.sampling") == 'env_config.curriculum.sampling="uniform"'
+    rows = [{"trial_id": f"t{arm}", GROUP: f"a={arm}, b={arm % 2}", "env_steps": step, "metric": step * arm}
+            for arm in (0, 1, 2) for step in (10, 20)]
+    assert set(run_plots(rows, "sweep", "metric", group_by=["a", "b"])) >= {"metric_by_a+b.png"}

@@ -156,6 +156,7 @@ def test_a_sweep_trial_gets_sampled_params_and_the_sweeps_stop(tmp_path: Path) -
         ("trainable: rllib", "trainable: rlib", "trainable (line 2): unknown trainable 'rlib'; close names: rllib"),
         ("stop: {iterations: 2}", "stop: {iterations: 2}\nscheduler: {name: ashaa}", "unknown scheduler 'ashaa'; close names: asha"),
         ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: seeds", "group_by (line 11): expected a param_space key or one the searcher 'basic_variant' sets (training.lr, seed), got 'seeds'"),
+        ("stop: {iterations: 2}", "stop: {iterations: 2}\ngroup_by: [seed, training.lrr]", "group_by (line 11): expected a param_space key or one the searcher 'basic_variant' sets (training.lr, seed), got 'training.lrr'"),
         ("metric: episode_return_mean", "metric: episode_retrun_mean", "  metric (line 3): 'episode_retrun_mean' is not a figure an RLlib job reports"),
     ],
 )
