@@ -2,8 +2,9 @@
 learning-progress curriculum with the dynamic exploration bonus master more items than uniform?
 
 1. Speed, on one core (the process pins itself to one CPU), in alternating rounds: env steps/s,
-   resets included, of bare `crafter.Env` and of rapid's `simon_says` env as the EnvRunners make it,
-   on the same worlds (the same seeds) with the same random actions. rapid's env runs Crafter's
+   resets included, of bare `crafter.Env` and of rapid's `simon_says` env with the job's wrappers
+   (the curriculum's client and the dynamic bonus, without a central actor) as the EnvRunners make
+   it, on the same worlds (the same seeds) with the same random actions. rapid's env runs Crafter's
    score protocol here, so that its episodes end where bare Crafter's do (death, or 10,000 steps)
    and both reset equally often; the ratio is rapid/bare (median of per-round ratios; target >= 0.9).
 2. The ablation, jobs/simon_says_ablation.yaml at `--budget` env steps per run: task sampling
@@ -67,7 +68,7 @@ def speed_part(quick: bool) -> dict[str, float]:
     os.sched_setaffinity(0, {min(cpus)})
     try:
         bare = crafter.Env(area=(64, 64), size=(64, 64))
-        rapid = make_env("simon_says", {"score_protocol": True})
+        rapid = make_env("simon_says", {"score_protocol": True, "curriculum": {}, "exploration_bonus": {"dynamic": True}})
 
         def bare_reset(seed: int | None) -> None:
             if seed is not None:

@@ -85,7 +85,7 @@ def test_cnn_stage_channels_and_width_are_configurable():
 
 
 def test_cnn_imports_without_ray():
-    """Video PreTraining reuses the CNN in a plain torch training loop."""
+    """A plain torch training loop (behavioural cloning from pixels) can use the CNN without Ray."""
     code = "import sys, rapid.policies.impala_cnn; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -21,7 +21,7 @@ from rapid.envs.minecraft.minerl_actions import (
     frame,
     inventory_vector,
 )
-from rapid.envs.minecraft.minerl_worker import decode_message, encode_message, read_message
+from rapid.envs.minecraft.minerl_worker import encode_message, read_message
 
 # MineRL 1.0.2's action space for its human-control envs: a Discrete(2) per value of KEYMAP
 # (minerl/herobraine/hero/mc.py) and the camera Box (handlers/agent/actions/camera.py), written out
@@ -86,7 +86,8 @@ def test_frame_image_and_obtained_items() -> None:
     got = frame(minerl_obs({"stick": 3, "spruce_log": 1}), start, first.obtained, False, 64)
     assert got.obtained == {"log"}
     used = frame(minerl_obs({"stick": 3, "spruce_planks": 4}), start, got.obtained, True, 64)
-    assert used.obtained == {"log", "planks"} and used.over is True, "a count that rose and fell stays obtained"
+    assert used.obtained == {"log", "planks"}, "a count that rose and fell stays obtained"
+    assert (used.over, used.cut) == (False, True), "MineRL's done without the shovel is its step limit"
     more = frame(minerl_obs({"stick": 4}), start, used.obtained, False, 64)
     assert more.obtained == {"log", "planks", "stick"}, "an item held at the start, once its count rises"
     native = frame({"pov": np.zeros((64, 64, 3), np.uint8), "inventory": {}}, start, frozenset(), False, 64)
@@ -99,7 +100,7 @@ def test_wire_format_round_trips_images_and_plain_values_without_pickles() -> No
     header = {"inventory": {"oak_log": 3, "diamond": 1}, "reward": 1.5, "done": False, "error": None, "list": [1, "a"]}
     data = encode_message(header, {"pov": pov, "other": other})
     assert b"pickle" not in data and b"numpy" not in data
-    got_header, arrays = decode_message(data)
+    got_header, arrays = read_message(io.BytesIO(data))
     assert got_header == header
     assert arrays["pov"].dtype == np.uint8 and np.array_equal(arrays["pov"], pov)
     assert arrays["other"].dtype == np.dtype(">f8") and np.array_equal(arrays["other"], other)
@@ -110,7 +111,7 @@ def test_wire_format_round_trips_images_and_plain_values_without_pickles() -> No
     with pytest.raises(EOFError):
         read_message(stream)
     with pytest.raises(EOFError):
-        decode_message(data[:-1])
+        read_message(io.BytesIO(data[:-1]))
     with pytest.raises(TypeError, match="Python objects"):
         encode_message({}, {"bad": np.array([object()])})
 
@@ -223,7 +224,7 @@ def test_protocol_with_the_real_worker_script_and_a_minerl_shaped_stand_in(stand
     assert backend.step(MINERL_ACTIONS.index("camera_up")).obtained == frozenset()
     got = backend.step(attack)
     assert got.obtained == {"log"} and got.inventory[MINERL_INVENTORY.index("log")] == 1.0
-    assert backend.step(attack).over
+    assert backend.step(attack).cut, "the stand-in ends its episode at its step limit"
     assert backend.render().shape == (360, 640, 3)
     process = backend._process
     backend.close()

@@ -61,7 +61,7 @@ def test_a_grouped_sweep_draws_every_figure_column_by_group() -> None:
     rows = [{"trial_id": f"t{arm}{seed}", GROUP: f"rusp={arm}", "env_steps": step, "metric": step * (arm + 1),
              "evaluation/against/tit_for_tat/cooperation": 0.5 + 0.1 * arm, "evaluation/against/always_defect/cooperation": 0.1}
             for arm in (0, 1) for seed in (0, 1) for step in (10, 20, 30)]
-    plots = run_plots(rows, "sweep", "metric", ("evaluation/against/*/cooperation",), group_by="rusp")
+    plots = run_plots(rows, "sweep", "metric", ("evaluation/against/*/cooperation",), group_by=["rusp"])
     assert {"metric_by_rusp.png", "evaluation_against_tit_for_tat_cooperation_by_rusp.png",
             "evaluation_against_always_defect_cooperation_by_rusp.png"} <= set(plots)
     assert all(png.startswith(b"\x89PNG") for png in plots.values())
@@ -72,7 +72,7 @@ def test_grouping_by_several_keys_labels_each_combination_and_names_the_plots_by
     config = {"job": {"env_config": {"curriculum": {"sampling": "uniform"}, "exploration_bonus": None}}}
     label = group_label(config, ["env_config.curriculum.sampling", "env_config.exploration_bonus"])
     assert label == 'env_config.curriculum.sampling="uniform", env_config.exploration_bonus=null'
-    assert group_label(config, "env_config.curriculum.sampling") == 'env_config.curriculum.sampling="uniform"'
+    assert group_label(config, ["env_config.curriculum.sampling"]) == 'env_config.curriculum.sampling="uniform"'
     rows = [{"trial_id": f"t{arm}", GROUP: f"a={arm}, b={arm % 2}", "env_steps": step, "metric": step * arm}
             for arm in (0, 1, 2) for step in (10, 20)]
     assert set(run_plots(rows, "sweep", "metric", group_by=["a", "b"])) >= {"metric_by_a+b.png"}

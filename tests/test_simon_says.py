@@ -5,16 +5,18 @@ end (a curriculum whose state survives a killed driver; MineRL refused where it 
 import signal
 from pathlib import Path
 
+import crafter.constants
 import gymnasium as gym
 import numpy as np
 import pytest
+import ray
 from conftest import Head, rapid, rows, start_run, wait_for_checkpoints, wait_for_recorded_checkpoint
 from gymnasium.utils.env_checker import check_env
 
 from rapid.envs.minecraft import CRAFTER_ITEMS
-from rapid.envs.minecraft.crafter_score import crafter_score
+from rapid.envs.minecraft.crafter_score import CrafterScore, crafter_score
 from rapid.platform.env_stack import make_env
-from rapid.training.curriculum.curriculum import CurriculumClient
+from rapid.training.curriculum.curriculum import CurriculumClient, CurriculumServer
 from rapid.training.curriculum.exploration_bonus import ExplorationBonus, ExplorationBonusSettings
 from rapid.training.curriculum.learning_progress import CurriculumSettings, LearningProgress
 
@@ -52,8 +54,7 @@ def test_only_the_named_target_is_rewarded_and_every_item_obtained_is_reported()
     steps = play(env, "collect_wood")  # never obtained: other items come and go unrewarded
     others = [(reward, terminated, info) for reward, terminated, info in steps if info["new_items"]]
     assert [info["new_items"] for _, _, info in others] == [["wake_up"], ["collect_sapling"], ["place_plant"]]
-    assert all(reward == 0.0 and not terminated for reward, terminated, _ in others[:-1] if others)
-    assert sum(reward for reward, _, _ in steps) == 0.0
+    assert all(not terminated for _, terminated, _ in others) and sum(reward for reward, _, _ in steps) == 0.0
     last = steps[-1][2]
     assert last["obtained"] == ["collect_sapling", "place_plant", "wake_up"]
     assert last["success"] == 0.0 and last["success/collect_wood"] == 0.0 and "success/collect_sapling" not in last
@@ -82,11 +83,43 @@ def test_the_score_protocol_moves_the_target_on_and_flags_every_achievement() ->
     assert "success" not in info
 
 
+def test_the_tasks_are_crafters_achievements_in_tech_tree_order() -> None:
+    assert sorted(CRAFTER_ITEMS) == sorted(crafter.constants.achievements) and len(set(CRAFTER_ITEMS)) == 22
+    before = CRAFTER_ITEMS.index
+    assert before("collect_wood") < before("place_table") < before("make_wood_pickaxe") < before("collect_stone")
+    assert before("make_stone_pickaxe") < before("collect_iron") < before("make_iron_pickaxe") < before("collect_diamond")
+
+
 def test_crafter_score_is_the_geometric_mean_of_success_rates_in_percent() -> None:
     assert crafter_score([0.0] * 22) == 0.0
     assert crafter_score([1.0] * 22) == pytest.approx(100.0)
     # One achievement at 50%: exp(ln(51) / 22) - 1.
     assert crafter_score([0.5] + [0.0] * 21) == pytest.approx(np.exp(np.log(51) / 22) - 1)
+    flags = {f"achievement/{item}": 0.0 for item in CRAFTER_ITEMS} | {"achievement/wake_up": 0.5}
+    result = {"env_runners": {"achievement/wake_up": 1.0}, "evaluation": {"env_runners": dict(flags)}}
+    CrafterScore().on_train_result(result=result)
+    assert result["evaluation"]["env_runners"]["crafter_score"] == pytest.approx(np.exp(np.log(51) / 22) - 1)
+    assert "crafter_score" not in result["env_runners"], "not every achievement was measured there"
+
+
+def test_envs_report_in_batches_and_take_the_actors_distribution_without_waiting(local_ray: None) -> None:
+    """A real curriculum actor: an env reports every `report_every` episodes, keeps one report in
+    flight, and a new env starts from the actor's distribution (a resumed run's)."""
+    settings = CurriculumSettings(report_every=2)
+    server = ray.remote(CurriculumServer).remote(CRAFTER_ITEMS, settings.model_dump())
+    env = CurriculumClient(make_env("simon_says", SMALL), settings, server)
+    for played in range(1, 21):
+        play(env, "collect_sapling")  # a named task is kept: every episode succeeds
+        ray.get(server.snapshot.remote())  # the reports sent so far have arrived
+        reported = ray.get(server.metrics.remote())["curriculum/episodes"]
+        assert reported % 2 == 0 and reported + len(env._pending) == played, "whole batches, every episode once"
+        if reported >= 4:
+            break
+    assert reported >= 4, "reports go out while the env plays on"
+    fresh = CurriculumClient(make_env("simon_says", SMALL), settings, server)
+    fresh.reset(seed=0)
+    assert fresh.success_rates["collect_sapling"] == 1.0, "the actor's statistics, taken at the first reset"
+    assert fresh.probabilities[CRAFTER_ITEMS.index("collect_sapling")] > 0.5, "the only task that succeeded"
 
 
 def feed(curriculum: LearningProgress, rates: dict[str, float], episodes: int, rng: np.random.Generator) -> None:

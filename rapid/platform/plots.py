@@ -96,8 +96,8 @@ def spread(rows: Rows, metric: str, title: str) -> bytes:
     return _png(fig)
 
 
-# A sweep's `group_by`: one config key, several whose combinations are the groups, or none.
-GroupBy = str | list[str] | None
+# A sweep's `group_by`: the config keys whose values (combinations of values) are the groups, or none.
+GroupBy = list[str] | None
 
 
 def _columns(rows: Rows, pattern: str) -> list[str]:
@@ -111,7 +111,7 @@ def run_plots(rows: Rows, job: str, metric: str, figures: tuple[str, ...] = (), 
     trials = by_trial(rows)
     plots = {f"{metric.replace('/', '_')}.png": overlay(trials, metric, f"{job}: {metric}")}
     if group_by is not None:
-        by = group_by if isinstance(group_by, str) else "+".join(group_by)
+        by = "+".join(group_by)
         grouped = dict.fromkeys([metric, *(column for pattern in figures for column in _columns(rows, pattern))])
         for column in grouped:
             plots[f"{column.replace('/', '_')}_by_{by}.png"] = spread(rows, column, f"{job}: {column} by {by}")

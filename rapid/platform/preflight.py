@@ -161,6 +161,13 @@ def check_starting_weights(job: RLlibJob) -> None:
             )
 
 
+def _rllib_trial(job: Job) -> RLlibJob | None:
+    """A sampled trial's RLlib job, for a sweep of RLlib jobs."""
+    if isinstance(job, SweepJob) and TRAINABLES.get(job.trainable) is RLlibJobTrainable:
+        return RLlibJob.model_validate({"name": job.name, **sample_trial_config(job)})
+    return None
+
+
 def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
     """What one trial of the job reserves, when that is known before it runs."""
     if isinstance(job, RLlibJob):
@@ -169,12 +176,11 @@ def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
         return rllib_trial_resources(rllib_body(job), f"job '{job.name}'")
     make_searcher(job)
     make_scheduler(job)
-    if TRAINABLES.get(job.trainable) is RLlibJobTrainable:
-        body = sample_trial_config(job)
-        trial_job = RLlibJob.model_validate({"name": job.name, **body})
+    trial_job = _rllib_trial(job)
+    if trial_job is not None:
         check_starting_weights(trial_job)
         check_env_config(trial_job)
-        return rllib_trial_resources(body, f"sweep '{job.name}' config")
+        return rllib_trial_resources(rllib_body(trial_job), f"sweep '{job.name}' config")
     if job.resources_per_trial is not None:
         return {"CPU": job.resources_per_trial.cpu, "GPU": job.resources_per_trial.gpu}
     return None
@@ -190,11 +196,11 @@ def missing_data(job: Job) -> list[str]:
     cluster's disk), or what an env's `check_machine` finds missing (MineRL's own interpreter)."""
     found = []
     for each in _jobs(job):
-        if isinstance(each, RLlibJob):
-            check_machine = ENVS.entry(each.env).extra.get("check_machine")
-            lacking = check_machine(env_config_of(each.env, each.env_config)) if check_machine is not None else None
-            if lacking is not None:
-                found.append(f"job '{each.name}': {lacking}")
+        rllib = each if isinstance(each, RLlibJob) else _rllib_trial(each)
+        check_machine = ENVS.entry(rllib.env).extra.get("check_machine") if rllib is not None else None
+        lacking = check_machine(env_config_of(rllib.env, rllib.env_config)) if check_machine is not None else None
+        if lacking is not None:
+            found.append(f"job '{each.name}': {lacking}")
         check = TRAINABLES.entry(each.trainable).extra.get("check_data") if isinstance(each, SweepJob) else None
         try:
             if check is not None:

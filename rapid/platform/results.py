@@ -65,12 +65,12 @@ class RunRecorder(Callback):
         return (RunRecorder, (self.run, self.job, self.metric, self.figures, self.group_by))
 
 
-def group_label(config: dict[str, Any], group_by: GroupBy) -> str:
+def group_label(config: dict[str, Any], group_by: list[str]) -> str:
     """`key=value` of a trial's config (`training.lr=0.001`), comma-joined for several keys; an RLlib
     sweep's trial keeps its job under "job"."""
     job: Any = config["job"] if isinstance(config.get("job"), dict) else config
     labels = []
-    for key in [group_by] if isinstance(group_by, str) else group_by:
+    for key in group_by:
         node = job
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None

@@ -238,21 +238,25 @@ class SweepJob(JobCommon):
 
     @field_validator("group_by")
     @classmethod
-    def _group_by_searched_keys(cls, group_by: str | list[str] | None, info: ValidationInfo) -> str | list[str] | None:
+    def _group_by_searched_keys(cls, group_by: str | list[str] | None, info: ValidationInfo) -> list[str] | None:
+        """The keys as a list (one key is a list of one)."""
+        keys = [group_by] if isinstance(group_by, str) else group_by
+        if keys == []:
+            raise ValueError("expected a param_space key or a non-empty list of them, got []")
         searched = list(info.data.get("param_space") or {})
         search = info.data.get("search")
         suggestion = registry.SEARCHERS.entry(search.name).extra.get("suggestion") if search else None
         try:
             searched += list(suggestion(info.data.get("config") or {})) if suggestion else []
         except ValueError:
-            return group_by  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
-        for key in [group_by] if isinstance(group_by, str) else group_by or []:
+            return keys  # a bad config (an unknown dataset) is reported by the trainable's own check, under its key
+        for key in keys or []:
             if key not in searched:
                 raise ValueError(
                     f"expected a param_space key or one the searcher '{search.name if search else '?'}' sets "
                     f"({', '.join(searched) or 'none'}), got {key!r}"
                 )
-        return group_by
+        return keys
 
     @field_validator("trainable")
     @classmethod

@@ -20,13 +20,15 @@ from rapid.platform.plugins import validate_settings
 from rapid.platform.registry import CALLBACKS, ENVS, import_attr
 from rapid.platform.schema_errors import KeyProblem
 
-# Crafter's achievements, the tasks of `simon_says` (crafter.constants.achievements), listed here
-# so that the registry knows each task's metric without importing Crafter.
+# Crafter's 22 achievements (crafter.constants.achievements, which lists them alphabetically), the
+# tasks of `simon_says`, in the order of the tech tree: each after those it needs, survival first.
+# The score protocol asks for them in this order; listed here so that the registry knows each
+# task's metric without importing Crafter.
 CRAFTER_ITEMS = (
-    "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling", "collect_stone",
-    "collect_wood", "defeat_skeleton", "defeat_zombie", "eat_cow", "eat_plant", "make_iron_pickaxe",
-    "make_iron_sword", "make_stone_pickaxe", "make_stone_sword", "make_wood_pickaxe", "make_wood_sword",
-    "place_furnace", "place_plant", "place_stone", "place_table", "wake_up",
+    "collect_sapling", "place_plant", "wake_up", "collect_drink", "collect_wood", "eat_cow", "place_table",
+    "defeat_zombie", "make_wood_pickaxe", "make_wood_sword", "collect_stone", "place_stone", "eat_plant",
+    "defeat_skeleton", "make_stone_pickaxe", "make_stone_sword", "collect_coal", "place_furnace", "collect_iron",
+    "make_iron_pickaxe", "make_iron_sword", "collect_diamond",
 )
 # Crafter's standard episode, the published score's protocol.
 CRAFTER_LENGTH = 10000

@@ -18,7 +18,8 @@ class Frame(NamedTuple):
     image: np.ndarray  # (H, W, 3) uint8, the agent's view
     inventory: np.ndarray  # (len(inventory_items),) float32 counts
     obtained: frozenset[str]  # the items obtained at least once since the reset
-    over: bool  # the game itself ended the episode (death, the backend's own time limit)
+    over: bool  # the game reached an end state (the player died): no value beyond it
+    cut: bool = False  # the game's own time limit ended the episode: a truncation, the value goes on
 
 
 class Backend(Protocol):

@@ -31,9 +31,9 @@ _numba_cache_where_writable()
 import crafter  # noqa: E402
 import crafter.constants  # noqa: E402
 
+from rapid.envs.minecraft import CRAFTER_ITEMS  # noqa: E402
 from rapid.envs.minecraft.backend import Frame  # noqa: E402
 
-ITEMS = tuple(crafter.constants.achievements)
 INVENTORY = tuple(crafter.constants.items)
 VIDEO_SIZE = (256, 256)
 
@@ -41,7 +41,7 @@ VIDEO_SIZE = (256, 256)
 class CrafterBackend:
     """One `crafter.Env`; `length` None leaves the episode's end to the task env (and to death)."""
 
-    items = ITEMS
+    items = CRAFTER_ITEMS
     inventory_items = INVENTORY
 
     def __init__(self, area: tuple[int, int], image_size: int, length: int | None) -> None:
@@ -58,7 +58,8 @@ class CrafterBackend:
     def step(self, action: int) -> Frame:
         image, _, done, info = self.env.step(action)
         obtained = frozenset(name for name, count in info["achievements"].items() if count > 0)
-        return Frame(image, self._inventory(info["inventory"]), obtained, bool(done))
+        dead = bool(done) and info["discount"] == 0  # Crafter's discount is 0 at death only
+        return Frame(image, self._inventory(info["inventory"]), obtained, dead, bool(done) and not dead)
 
     def render(self) -> np.ndarray:
         return self.env.render(VIDEO_SIZE)

@@ -115,8 +115,11 @@ _ITEM_INDEX = [MINERL_INVENTORY.index(item) for item in MINERL_ITEMS]
 def frame(obs: Mapping[str, Any], start_inventory: np.ndarray, obtained_so_far: frozenset[str], done: bool,
           image_size: int) -> Frame:
     """A MineRL observation as a `Frame`: an item is obtained once its count has risen above the
-    episode's start count (`inventory_vector` of the reset's inventory) at any step since."""
+    episode's start count (`inventory_vector` of the reset's inventory) at any step since. MineRL
+    ends an ObtainDiamondShovel episode at the shovel (an end state) or at its step limit (a
+    truncation): `done` without the shovel is taken as the limit."""
     inventory = inventory_vector(obs["inventory"])
     risen = inventory[_ITEM_INDEX] > start_inventory[_ITEM_INDEX]
-    obtained = obtained_so_far | {item for item, up in zip(MINERL_ITEMS, risen, strict=True) if up}
-    return Frame(observe_image(obs["pov"], image_size), inventory, frozenset(obtained), bool(done))
+    obtained = frozenset(obtained_so_far | {item for item, up in zip(MINERL_ITEMS, risen, strict=True) if up})
+    finished = bool(done) and "diamond_shovel" in obtained
+    return Frame(observe_image(obs["pov"], image_size), inventory, obtained, finished, bool(done) and not finished)

@@ -22,7 +22,6 @@ one). Not `xvfb-run`: Debian's merges the command's stderr into its stdout, whic
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import struct
@@ -73,11 +72,6 @@ def read_message(stream: BinaryIO) -> tuple[dict[str, Any], dict[str, np.ndarray
         size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
         arrays[entry["name"]] = np.frombuffer(_read_exactly(stream, size), dtype=dtype).reshape(shape)
     return message["header"], arrays
-
-
-def decode_message(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """`read_message` of one whole message held in memory."""
-    return read_message(io.BytesIO(data))
 
 
 def write_message(stream: BinaryIO, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:

@@ -109,7 +109,8 @@ class SimonSaysEnv(gym.Env):
                 self.task = next((t for t in self.tasks if t not in self._obtained), task)
             else:
                 terminated = True
-        truncated = not terminated and not self.config.score_protocol and self._steps >= self.config.max_steps
+        limit = not self.config.score_protocol and self._steps >= self.config.max_steps
+        truncated = not terminated and (frame.cut or limit)
         info: dict[str, Any] = {"task": task, "obtained": sorted(self._obtained), "new_items": sorted(new)}
         if terminated or truncated:
             if self.config.score_protocol:

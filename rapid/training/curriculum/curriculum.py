@@ -1,10 +1,11 @@
 """The `curriculum` env_config key: one central actor per run picks every episode's task.
 
 The actor (CurriculumServer) holds the learning-progress statistics (learning_progress.py) of
-the whole run. Each env (CurriculumClient) keeps a copy of the sampling distribution, draws its
-next task from it at every reset, and sends finished episodes' results in batches of
-`report_every`; the actor answers with the new distribution and success rates, which the env
-picks up at a later reset without ever waiting on the actor. The actor's state is saved with
+the whole run. Each env (CurriculumClient) takes the sampling distribution from it once, when
+it starts (a resumed run's envs start from the restored one), draws each episode's task from its
+copy, and sends finished episodes' results in batches of `report_every`; the actor answers with
+the new distribution and success rates, which the env picks up at a later reset: after it
+starts, an env never waits on the actor. The actor's state is saved with
 every checkpoint and restored on `--resume`.
 
 Any env fits that lists its `tasks`, takes `reset(options={"task": name})` and reports `task`
@@ -39,6 +40,7 @@ class CurriculumServer:
         return self.snapshot()
 
     def snapshot(self) -> tuple[list[float], list[float]]:
+        """The sampling distribution and success rates, in task order."""
         return self.state.distribution().tolist(), self.state.success_rates().tolist()
 
     def metrics(self) -> dict[str, float]:
@@ -67,11 +69,17 @@ class CurriculumClient(gym.Wrapper):
         self._pending: list[tuple[str, bool]] = []
         self._in_flight: Any = None
         self._rng = np.random.default_rng()
+        if server is not None:  # the run's distribution as it stands: a resumed run's, a restarted EnvRunner's
+            self._adopt(*ray.get(server.snapshot.remote()))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """A task the caller names (`options={"task": ...}`) is kept; otherwise one is drawn."""
         if seed is not None:
-            self._rng = np.random.default_rng(seed + 1)
+            # Its own stream, apart from the env's `np_random` that the same seed starts.
+            self._rng = np.random.default_rng([seed, 1])
         self._take_answer()
+        if (options or {}).get("task") is not None:
+            return self.env.reset(seed=seed, options=options)
         task = self.tasks[self._rng.choice(len(self.tasks), p=self.probabilities)]
         return self.env.reset(seed=seed, options={**(options or {}), "task": task})
 
@@ -93,8 +101,10 @@ class CurriculumClient(gym.Wrapper):
     def _take_answer(self) -> None:
         if self._in_flight is None or not ray.wait([self._in_flight], timeout=0)[0]:
             return
-        probabilities, rates = ray.get(self._in_flight)
-        self._in_flight = None
+        answer, self._in_flight = ray.get(self._in_flight), None
+        self._adopt(*answer)
+
+    def _adopt(self, probabilities: list[float], rates: list[float]) -> None:
         self.probabilities = np.asarray(probabilities)
         self.success_rates = dict(zip(self.tasks, rates, strict=True))
 
