@@ -7,7 +7,11 @@ learning-progress curriculum with the dynamic exploration bonus master more item
    it, on the same worlds (the same seeds) with the same random actions. rapid's env runs Crafter's
    score protocol here, so that its episodes end where bare Crafter's do (death, or 10,000 steps)
    and both reset equally often; the ratio is rapid/bare (median of per-round ratios; target >= 0.9).
-2. The ablation, jobs/simon_says_ablation.yaml at `--budget` env steps per run: task sampling
+2. End to end: jobs/simon_says_crafter.yaml as shipped (one EnvRunner of 8 envs, the learner in
+   the driver) for 4 iterations without evaluation; training env steps/s (sampling and learning,
+   the median over iterations 2-4) and sampling env steps/s (env steps / the EnvRunner's sampling
+   seconds).
+3. The ablation, jobs/simon_says_ablation.yaml at `--budget` env steps per run: task sampling
    (uniform, learning progress) x exploration bonus (none, dynamic), for each seed, two runs at once
    (one CPU each). Figures per arm (means over seeds) at the end of each run: items mastered
    (success >= 0.5 over a task's last 100 episodes), the mean success over tasks, the Crafter score
@@ -20,6 +24,7 @@ The last line printed is one JSON object with every figure.
 
     python benchmarks/simon_says.py --budget 100000 --seeds 0,1,2 --keep /tmp/simon_says
     python benchmarks/simon_says.py --only speed
+    python benchmarks/simon_says.py --only throughput
     python benchmarks/simon_says.py --quick          # short speed rounds and the ablation's smoke profile: wiring only
 """
 
@@ -96,7 +101,24 @@ def speed_part(quick: bool) -> dict[str, float]:
     return figures
 
 
-# --- 2. the ablation -----------------------------------------------------------------------------
+# --- 2. end to end -------------------------------------------------------------------------------
+
+
+def throughput_part(quick: bool) -> dict[str, float]:
+    """The shipped job's training and sampling env steps/s, after its first iteration."""
+    overrides = ["evaluation=null", f"stop={{iterations: {2 if quick else 4}}}", "checkpoint.every=100"]
+    with tempfile.TemporaryDirectory() as scratch:
+        table = run_rapid(ROOT / "jobs" / "simon_says_crafter.yaml", overrides, scratch, "simon_says_crafter",
+                          "smoke" if quick else None)["table"]
+    sampled, sampling_s = table["env_runners/num_env_steps_sampled"][1:], table["env_runners/sample"][1:]
+    figures = {"job/env_steps_per_s": statistics.median(table["env_steps_per_s"][1:]),
+               "job/sampling_env_steps_per_s": statistics.median(n / t for n, t in zip(sampled, sampling_s, strict=True))}
+    print(f"jobs/simon_says_crafter.yaml: {figures['job/env_steps_per_s']:,.0f} env steps/s training, "
+          f"{figures['job/sampling_env_steps_per_s']:,.0f} sampling", flush=True)
+    return figures
+
+
+# --- 3. the ablation -----------------------------------------------------------------------------
 
 
 def arm_of(group: str) -> str:
@@ -144,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=int, default=100_000, help="env steps per run")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--only", choices=("speed", "ablation"), help="run one part")
+    parser.add_argument("--only", choices=("speed", "throughput", "ablation"), help="run one part")
     parser.add_argument("--keep", help="keep the runs under this storage path (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="short speed rounds; the ablation's smoke profile, one seed")
     args = parser.parse_args()
@@ -152,6 +174,8 @@ def main() -> None:
     result: dict[str, float] = {}
     if args.only in (None, "speed"):
         result.update(speed_part(args.quick))
+    if args.only in (None, "throughput"):
+        result.update(throughput_part(args.quick))
     if args.only in (None, "ablation"):
         result.update({} if args.quick else {"budget_env_steps": float(args.budget), "seeds": float(len(seeds))})
         result.update(ablation_part(args.budget, seeds, args.quick, args.keep))
