@@ -19,6 +19,22 @@ from rapid.platform.spec import RLlibJob
 STATE_FILE = "central_state.pkl"
 
 
+class StateHolder:
+    """A central actor whose figures and saved state are those of its plain-Python `state` (an
+    object with metrics(), get_state() and set_state(), tested without Ray)."""
+
+    state: Any
+
+    def metrics(self) -> dict[str, float]:
+        return self.state.metrics()
+
+    def get_state(self) -> dict[str, Any]:
+        return self.state.get_state()
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.state.set_state(state)
+
+
 def _with_actors(job: RLlibJob) -> list[tuple[str, Any, Any]]:
     """(key, plug-in, settings) of each plug-in the job turns on that has a central actor."""
     turned_on = list(wrapper_stack(env_config_of(job.env, job.env_config)))

@@ -17,6 +17,7 @@ import ray
 from pydantic import Field
 
 from rapid.envs.domain_randomization import DomainRandomization, Parameter, resolve_randomization
+from rapid.platform.central_state import StateHolder
 from rapid.platform.env_stack import env_config_of
 from rapid.platform.plugins import EnvWrapper, Strict
 
@@ -98,7 +99,7 @@ class ADRState:
             self.queues[key].extend(values)
 
 
-class ADRServer:
+class ADRServer(StateHolder):
     """The run's central ADR actor: every env of every EnvRunner reads ranges from it and reports to it."""
 
     def __init__(self, parameters: list[dict[str, Any]], settings: dict[str, Any]) -> None:
@@ -109,15 +110,6 @@ class ADRServer:
 
     def report(self, name: str, side: str, performance: float) -> None:
         self.state.report(name, side, performance)
-
-    def metrics(self) -> dict[str, float]:
-        return self.state.metrics()
-
-    def get_state(self) -> dict[str, Any]:
-        return self.state.get_state()
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.state.set_state(state)
 
 
 class ADRClient(gym.Wrapper):

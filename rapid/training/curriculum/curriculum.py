@@ -23,12 +23,13 @@ import gymnasium as gym
 import numpy as np
 import ray
 
+from rapid.platform.central_state import StateHolder
 from rapid.platform.env_stack import make_env
 from rapid.platform.plugins import EnvWrapper
 from rapid.training.curriculum.learning_progress import CurriculumSettings, LearningProgress
 
 
-class CurriculumServer:
+class CurriculumServer(StateHolder):
     """The run's central curriculum actor."""
 
     def __init__(self, tasks: tuple[str, ...], settings: dict[str, Any]) -> None:
@@ -42,15 +43,6 @@ class CurriculumServer:
     def snapshot(self) -> tuple[list[float], list[float]]:
         """The sampling distribution and success rates, in task order."""
         return self.state.distribution().tolist(), self.state.success_rates().tolist()
-
-    def metrics(self) -> dict[str, float]:
-        return self.state.metrics()
-
-    def get_state(self) -> dict[str, Any]:
-        return self.state.get_state()
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.state.set_state(state)
 
 
 class CurriculumClient(gym.Wrapper):
