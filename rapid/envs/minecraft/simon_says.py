@@ -119,6 +119,15 @@ class SimonSaysEnv(gym.Env):
                 info[SUCCESS] = info[success_key(task)] = float(task in self._obtained)
         return self._observe(frame), reward, terminated, truncated, info
 
+    @property
+    def task(self) -> str:
+        """The present target; its one-hot is looked up once, when it changes, not at every step."""
+        return self._task
+
+    @task.setter
+    def task(self, name: str) -> None:
+        self._task, self._target = name, self._one_hot[self.tasks.index(name)]
+
     def render(self) -> np.ndarray:
         return self.backend.render()
 
@@ -126,4 +135,4 @@ class SimonSaysEnv(gym.Env):
         self.backend.close()
 
     def _observe(self, frame: Frame) -> dict[str, np.ndarray]:
-        return {"image": frame.image, "target": self._one_hot[self.tasks.index(self.task)], "inventory": frame.inventory}
+        return {"image": frame.image, "target": self._target, "inventory": frame.inventory}
