@@ -1,10 +1,24 @@
-"""Env ids a spec may name, and the env wrappers any of them can take; each workload's own envs
-live in the subpackages beside this file (rapid finds them by walking the folder)."""
+"""Env ids a spec may name, the env wrappers any of them can take, and the rollout recorder that
+steps any of them into a dataset; each workload's own envs live in the subpackages beside this
+file (rapid finds them by walking the folder)."""
 
 from rapid.envs.gymnasium_suite import register_gymnasium_envs
-from rapid.platform.registry import WRAPPERS, import_attr
+from rapid.platform.plugins import DataStep
+from rapid.platform.registry import DATA_STEPS, WRAPPERS, import_attr
+
+
+def _recorder() -> DataStep:
+    from rapid.platform.rollout_recorder import RecorderSettings, record_rollouts, recorder_inputs
+
+    return DataStep(schema=RecorderSettings, run=record_rollouts, metric="frames", inputs=recorder_inputs)
+
 
 register_gymnasium_envs()
+DATA_STEPS.add(
+    "record_rollouts",
+    _recorder,
+    "steps any registered env with a policy (random, a scripted player, a checkpoint) in parallel actors into a dataset",
+)
 WRAPPERS.add(
     "randomization",
     lambda: import_attr("rapid.envs.domain_randomization", "RANDOMIZATION_WRAPPER"),

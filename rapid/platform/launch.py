@@ -6,19 +6,10 @@ from typing import Any
 import ray
 
 from rapid.platform import cluster
-from rapid.platform.pipeline import run_pipeline
+from rapid.platform.pipeline import run_job
 from rapid.platform.preflight import check_cluster, preflight
-from rapid.platform.run_dir import SPEC, TUNER_STATE, RunDir, storage_uri
-from rapid.platform.runner import run_tune_job
-from rapid.platform.spec import Job, PipelineJob
+from rapid.platform.run_dir import SPEC, RunDir, storage_uri
 from rapid.platform.spec_file import LoadedSpec, load_run_job
-
-
-def _execute(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
-    if isinstance(job, PipelineJob):
-        return run_pipeline(job, run, restore)
-    # A run killed before Tune saved its first state has nothing to restore: start it afresh.
-    return run_tune_job(job, run, restore=restore and run.exists(TUNER_STATE))
 
 
 def _stop_like_ctrl_c(signum: int, frame: object) -> None:
@@ -45,7 +36,7 @@ def launch(loaded: LoadedSpec, verbose: bool = False) -> dict[str, Any]:
         check_cluster(needs)
         run = RunDir.new(loaded.job.storage_path, loaded.job.name)
         run.write_yaml(SPEC, loaded.resolved)
-        return _execute(loaded.job, run, restore=False)
+        return run_job(loaded.job, run, restore=False)
     finally:
         ray.shutdown()  # stops an embedded instance; only disconnects from a cluster
 
@@ -58,6 +49,6 @@ def resume(run_path: str, verbose: bool = False) -> dict[str, Any]:
     _connect(verbose)
     try:
         check_cluster(needs)
-        return _execute(job, run, restore=True)
+        return run_job(job, run, restore=True)
     finally:
         ray.shutdown()

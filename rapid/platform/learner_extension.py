@@ -17,12 +17,17 @@ from rapid.platform.errors import RapidError
 
 class LossTerm:
     """One extra term of every trained module's loss. `setup` runs once the learner is built
-    (load a frozen reference, say); `__call__` returns a scalar tensor to add."""
+    (load a frozen reference, say); `before_update` once per update, before its minibatches (with
+    the lifetime step counts RLlib passes: a schedule reads them there); `__call__` returns a
+    scalar tensor to add."""
 
     name = "extra_loss"
 
     def setup(self, learner: Learner) -> None:
         """Prepare what the term needs on the learner (nothing by default)."""
+
+    def before_update(self, learner: Learner, timesteps: dict[str, Any]) -> None:
+        """Follow a schedule (nothing by default)."""
 
     def __call__(self, learner: Learner, module_id: str, batch: dict[str, Any], fwd_out: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -56,6 +61,11 @@ def with_loss_terms(learner_class: type[Learner], terms: list[LossTerm]) -> type
             super().build()
             for term in terms:
                 term.setup(self)
+
+        def before_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+            super().before_gradient_based_update(timesteps=timesteps)
+            for term in terms:
+                term.before_update(self, timesteps)
 
         def compute_loss_for_module(self, *, module_id: str, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]) -> Any:
             loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)

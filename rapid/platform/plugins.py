@@ -48,6 +48,22 @@ class EnvWrapper:
 
 
 @dataclass(frozen=True)
+class DataStep:
+    """A `kind: data` job's step: a Ray job that writes (or transforms) a columnar dataset.
+
+    - `run(settings, out, restore)` writes parquet shards into `out` (a `datasets.Dataset`) and
+      returns its figures; with `restore` it keeps the shards a killed run already wrote.
+    - `inputs(settings)`: the paths it reads, by key (`{"data": ...}`), checked before Ray starts.
+    - `metric`: the figure of `run`'s that the summary shows first (the rows it wrote, say).
+    """
+
+    schema: Any
+    run: Callable[[Any, Any, bool], dict[str, float]]
+    metric: str
+    inputs: Callable[[Any], dict[str, str]] = lambda settings: {}
+
+
+@dataclass(frozen=True)
 class Section:
     """A key of an RLlib job that a plug-in owns.
 

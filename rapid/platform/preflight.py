@@ -21,7 +21,7 @@ from rapid.platform.multi_agent import agent_spaces, policy_spaces
 from rapid.platform.plugins import SettingsError
 from rapid.platform.registry import ALGORITHMS, ENVS, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
 from rapid.platform.schema_errors import unknown_key
-from rapid.platform.spec import Job, PipelineJob, RLlibJob, SweepJob
+from rapid.platform.spec import DataJob, Job, PipelineJob, RLlibJob, SweepJob
 from rapid.platform.spec_file import PENDING_OUTPUT, load_stage, sample_trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 
@@ -161,6 +161,16 @@ def check_starting_weights(job: RLlibJob) -> None:
             )
 
 
+def check_inputs(job: DataJob) -> None:
+    """Each path a data step reads exists on this machine (a URI is read where the job runs; an
+    earlier pipeline stage's output does not exist before that stage runs)."""
+    for key, path in job.data_step.inputs(job.settings).items():
+        if "://" in path or path.startswith(PENDING_OUTPUT):
+            continue
+        if not Path(path).exists():
+            raise RapidError(f"job '{job.name}': config.{key}: {path}: no such file or folder")
+
+
 def _rllib_trial(job: Job) -> RLlibJob | None:
     """A sampled trial's RLlib job, for a sweep of RLlib jobs."""
     if isinstance(job, SweepJob) and TRAINABLES.get(job.trainable) is RLlibJobTrainable:
@@ -168,8 +178,11 @@ def _rllib_trial(job: Job) -> RLlibJob | None:
     return None
 
 
-def trial_resources(job: RLlibJob | SweepJob) -> dict[str, float] | None:
+def trial_resources(job: RLlibJob | SweepJob | DataJob) -> dict[str, float] | None:
     """What one trial of the job reserves, when that is known before it runs."""
+    if isinstance(job, DataJob):
+        check_inputs(job)
+        return None
     if isinstance(job, RLlibJob):
         check_starting_weights(job)
         check_env_config(job)

@@ -1,5 +1,5 @@
 """Everything a spec can name, by name: envs, env wrappers, RLModules, algorithms, spec sections,
-callbacks, policy mappings, trainables, searchers and schedulers.
+callbacks, policy mappings, trainables, searchers, schedulers, data steps and scripted players.
 
 A spec never names a Python path. Plug-ins register their parts when imported: rapid's own
 are the packages under its layer folders (`rapid/envs/`, `rapid/policies/`, `rapid/training/`,
@@ -107,7 +107,9 @@ MAPPINGS = Registry("mapping")
 TRAINABLES = Registry("trainable")
 SEARCHERS = Registry("searcher")
 SCHEDULERS = Registry("scheduler")
-ALL = (ENVS, WRAPPERS, MODULES, ALGORITHMS, SECTIONS, CALLBACKS, MAPPINGS, TRAINABLES, SEARCHERS, SCHEDULERS)
+DATA_STEPS = Registry("data_step")
+PLAYERS = Registry("player")
+ALL = (ENVS, WRAPPERS, MODULES, ALGORITHMS, SECTIONS, CALLBACKS, MAPPINGS, TRAINABLES, SEARCHERS, SCHEDULERS, DATA_STEPS, PLAYERS)
 
 # Plug-in name -> why it could not be loaded; the others stay usable.
 BROKEN: dict[str, str] = {}

@@ -76,7 +76,7 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
     terms = [section.loss_term(settings, job) for _, section, settings in job.plugin_sections()
              if section.loss_term is not None and settings is not None]
     if terms:
-        config.training(learner_class=with_loss_terms(config.learner_class, terms))
+        config.learners(learner_class=with_loss_terms(config.learner_class, terms))
     if job.seed is not None:
         config.debugging(seed=job.seed)
     return config

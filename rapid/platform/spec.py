@@ -1,8 +1,8 @@
-"""The job spec: one strict pydantic model per `kind` (rllib, sweep, pipeline).
+"""The job spec: one strict pydantic model per `kind` (rllib, sweep, data, pipeline).
 
 Every field says what it means; unknown keys and wrong types are errors, and names of
-envs, modules, algorithms, sections, callbacks, trainables, searchers and schedulers must be
-registered. The parts they are built from are in spec_parts.py.
+envs, modules, algorithms, sections, callbacks, trainables, searchers, schedulers and data
+steps must be registered. The parts they are built from are in spec_parts.py.
 """
 
 from typing import Any, Literal
@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, field_valid
 
 from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
-from rapid.platform.plugins import Section, SettingsError, validate_settings
+from rapid.platform.plugins import DataStep, Section, SettingsError, validate_settings
 from rapid.platform.schema_errors import KeyProblem, unknown_key
 from rapid.platform.spec_parts import (
     MAX_ACTORS,
@@ -32,7 +32,7 @@ from rapid.platform.spec_parts import (
 )
 from rapid.platform.spec_ranges import MAX_SEED, training_value_problem
 
-KINDS = ("rllib", "sweep", "pipeline")
+KINDS = ("rllib", "sweep", "data", "pipeline")
 
 
 class RLlibJob(JobCommon):
@@ -264,13 +264,50 @@ class SweepJob(JobCommon):
         return registered(registry.TRAINABLES, name)
 
 
+class DataJob(JobCommon):
+    """A registered data step (`rapid list data_step`): a Ray job that writes or transforms a
+    columnar dataset, in `<run>/dataset/`; a later pipeline stage names it as {stage.dataset}."""
+
+    kind: Literal["data"] = "data"
+    step: str = Field(..., description="a registered data step")
+    config: dict[str, Any] = Field({}, description="the step's settings, checked by its own schema")
+    _settings: Any = PrivateAttr(None)
+
+    @field_validator("step")
+    @classmethod
+    def _known_step(cls, name: str) -> str:
+        return registered(registry.DATA_STEPS, name)
+
+    @model_validator(mode="after")
+    def _step_settings(self) -> "DataJob":
+        try:
+            self._settings = validate_settings(self.data_step.schema, self.config, ("config",))
+        except SettingsError as err:
+            path, message = err.found[0]
+            raise KeyProblem(path, message) from None
+        return self
+
+    @property
+    def data_step(self) -> DataStep:
+        return registry.DATA_STEPS.get(self.step)
+
+    @property
+    def settings(self) -> Any:
+        """`config` validated by the step's schema."""
+        return self._settings
+
+
 class Stage(Strict):
     """One step of a pipeline: a spec file run as a job of its own."""
 
-    name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="referenced by later stages as {name.checkpoint}")
+    name: str = Field(
+        ..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="referenced by later stages as {name.checkpoint}, {name.dataset}"
+    )
     spec: str = Field(..., description="a spec file, relative to the pipeline's file")
-    profile: str | None = Field(None, description="the profile of that spec to use")
-    set: dict[str, Any] = Field({}, description="dotted key -> value overrides; may name {stage.checkpoint} or {stage.run_dir}")
+    profile: str | None = Field(None, description="the profile of that spec to use (null: the pipeline's, where the spec has it)")
+    set: dict[str, Any] = Field(
+        {}, description="dotted key -> value overrides; may name {stage.checkpoint}, {stage.dataset} or {stage.run_dir}"
+    )
 
 
 class PipelineJob(JobCommon):
@@ -288,5 +325,5 @@ class PipelineJob(JobCommon):
         return self
 
 
-Job = RLlibJob | SweepJob | PipelineJob
-MODELS: dict[str, type[Job]] = {"rllib": RLlibJob, "sweep": SweepJob, "pipeline": PipelineJob}
+Job = RLlibJob | SweepJob | DataJob | PipelineJob
+MODELS: dict[str, type[Job]] = {"rllib": RLlibJob, "sweep": SweepJob, "data": DataJob, "pipeline": PipelineJob}

@@ -193,8 +193,8 @@ def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[Ke
     validate_job({"kind": "rllib", "name": "trial", **config}, source, lines, ("config",), unprefixed=from_sweep)
 
 
-# A later stage names an earlier one's outputs as {stage.checkpoint} or {stage.run_dir}.
-STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|run_dir)\}")
+# A later stage names an earlier one's outputs as {stage.checkpoint}, {stage.dataset} or {stage.run_dir}.
+STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|dataset|run_dir)\}")
 # Stands in for an output while its stage has not run, so that a pipeline validates up front.
 PENDING_OUTPUT = "/pending/stage/output"
 
@@ -219,19 +219,23 @@ def load_stage(stage: Stage, outputs: dict[str, dict[str, Any]] | None = None) -
     """A stage's own spec, named after the stage, with its `set:` applied; references are filled
     from `outputs` (earlier stages' summaries), or with placeholders before anything ran."""
     values = {key: _fill(value, outputs) for key, value in stage.set.items()}
-    return load_spec(stage.spec, stage.profile, values={**values, "name": stage.name}, kinds=("rllib", "sweep"))
+    return load_spec(stage.spec, stage.profile, values={**values, "name": stage.name}, kinds=("rllib", "sweep", "data"))
 
 
-def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any]) -> None:
+def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any], profile: str | None) -> None:
     """Every stage's spec loads, and references name earlier stages only.
 
     Stage spec paths become relative to the current folder (the repository root, also on a
-    cluster), so a resumed pipeline finds them from its saved spec.
+    cluster), so a resumed pipeline finds them from its saved spec. A stage that names no profile
+    takes the pipeline's, where its spec defines one of that name (`--profile smoke` runs every
+    stage's smoke profile).
     """
     seen: list[str] = []
     for index, stage in enumerate(job.stages):
         stage.spec = os.path.relpath(path.parent / stage.spec)
         resolved["stages"][index]["spec"] = stage.spec
+        if stage.profile is None and profile is not None and profile in profiles_of(stage.spec):
+            stage.profile = resolved["stages"][index]["profile"] = profile
         for key, value in stage.set.items():
             for match in STAGE_REFERENCE.finditer(value if isinstance(value, str) else ""):
                 if match.group(1) not in seen:
@@ -292,7 +296,7 @@ def load_spec(
     data.setdefault("name", path.stem)
     job = validate_job(data, source, lines, kinds=kinds)
     if isinstance(job, PipelineJob):
-        _check_pipeline(job, path, data)
+        _check_pipeline(job, path, data, profile)
     return LoadedSpec(path=path, job=job, resolved=data, profile=profile, overrides=list(overrides))
 
 

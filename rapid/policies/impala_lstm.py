@@ -6,6 +6,8 @@ Observations are a Dict, never flattened (their keys are model_config's):
   channels-first here, so episodes store bytes, not floats;
 - `target`: a one-hot (n_tasks,) of the item to obtain; a bias-free Linear on it is an embedding table;
 - `inventory`: (k,) item counts, squashed by log1p so that 50 stones do not drown one pickaxe.
+`target_key` or `inventory_key` null leaves that input out: with both null the policy sees pixels
+only, as VPT's does (Crafter draws the inventory into the frame).
 """
 
 from typing import Any
@@ -29,8 +31,8 @@ class ImpalaLSTMConfig(Strict):
     """The module's model_config; the network sizes are the IMPALA paper's deep network."""
 
     image_key: str = Field("image", description="observation key of the (H, W, 3) uint8 image")
-    target_key: str = Field("target", description="observation key of the one-hot target item")
-    inventory_key: str = Field("inventory", description="observation key of the inventory counts")
+    target_key: str | None = Field("target", description="observation key of the one-hot target item (null: none)")
+    inventory_key: str | None = Field("inventory", description="observation key of the inventory counts (null: none)")
     cnn_channels: list[PositiveInt] = Field(
         [16, 32, 32], min_length=1, description="channels of each IMPALA CNN stage, which halves the image (paper: 16, 32, 32)"
     )
@@ -47,8 +49,9 @@ _RLLIB_KEYS = frozenset(DefaultModelConfig.__dataclass_fields__) - MODEL_CONFIG_
 
 
 def _observation_sizes(space: gym.Space, cfg: ImpalaLSTMConfig) -> tuple[tuple[int, int, int], int, int]:
-    """The image's (C, H, W), the number of targets and of inventory entries; a wrong space is an error."""
-    keys = [cfg.image_key, cfg.target_key, cfg.inventory_key]
+    """The image's (C, H, W), the number of targets and of inventory entries (0 for an input left
+    out); a wrong space is an error."""
+    keys = [key for key in (cfg.image_key, cfg.target_key, cfg.inventory_key) if key is not None]
     if not isinstance(space, gym.spaces.Dict) or not set(keys) <= set(space.spaces):
         raise ValueError(f"ImpalaLSTMModule needs a Dict observation space with the keys {keys} (not flattened), got {space}")
     image = space[cfg.image_key]
@@ -58,7 +61,8 @@ def _observation_sizes(space: gym.Space, cfg: ImpalaLSTMConfig) -> tuple[tuple[i
         if not isinstance(space[key], gym.spaces.Box) or len(space[key].shape) != 1:
             raise ValueError(f"observation '{key}' must be a 1-D Box, got {space[key]}")
     height, width, channels = (int(n) for n in image.shape)
-    return (channels, height, width), int(space[cfg.target_key].shape[0]), int(space[cfg.inventory_key].shape[0])
+    sizes = [int(space[key].shape[0]) if key is not None else 0 for key in (cfg.target_key, cfg.inventory_key)]
+    return (channels, height, width), sizes[0], sizes[1]
 
 
 class ImpalaLSTMModule(TorchRLModule, ValueFunctionAPI):
@@ -83,9 +87,14 @@ class ImpalaLSTMModule(TorchRLModule, ValueFunctionAPI):
         image_shape, n_targets, n_inventory = _observation_sizes(self.observation_space, cfg)
 
         self.cnn = ImpalaCNN(image_shape, cfg.cnn_channels, cfg.cnn_out)
-        self.target_embedding = nn.Linear(n_targets, cfg.target_embedding, bias=False)
-        self.inventory_mlp = nn.Sequential(nn.Linear(n_inventory, cfg.inventory_hidden), nn.ReLU())
-        self.lstm = nn.LSTM(cfg.cnn_out + cfg.target_embedding + cfg.inventory_hidden, cfg.lstm_cell_size, batch_first=True)
+        inputs = cfg.cnn_out
+        if self.target_key is not None:
+            self.target_embedding = nn.Linear(n_targets, cfg.target_embedding, bias=False)
+            inputs += cfg.target_embedding
+        if self.inventory_key is not None:
+            self.inventory_mlp = nn.Sequential(nn.Linear(n_inventory, cfg.inventory_hidden), nn.ReLU())
+            inputs += cfg.inventory_hidden
+        self.lstm = nn.LSTM(inputs, cfg.lstm_cell_size, batch_first=True)
         self.pi_head = nn.Linear(cfg.lstm_cell_size, int(self.action_space.n))
         # A near-uniform first policy (CleanRL's 0.01 init of the policy head).
         nn.init.orthogonal_(self.pi_head.weight, gain=0.01)
@@ -103,12 +112,14 @@ class ImpalaLSTMModule(TorchRLModule, ValueFunctionAPI):
         steps = image.shape[:-3]
         # (B, T, H, W, C) bytes -> (B * T, C, H, W) in [0, 1]: the CNN takes one frame at a time.
         pixels = image.reshape(-1, *image.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
-        seen = self.cnn(pixels).reshape(*steps, -1)
-        goal = self.target_embedding(obs[self.target_key].float())
-        has = self.inventory_mlp(torch.log1p(obs[self.inventory_key].float()))
+        parts = [self.cnn(pixels).reshape(*steps, -1)]
+        if self.target_key is not None:
+            parts.append(self.target_embedding(obs[self.target_key].float()))
+        if self.inventory_key is not None:
+            parts.append(self.inventory_mlp(torch.log1p(obs[self.inventory_key].float())))
         state_in = batch[Columns.STATE_IN]
         # nn.LSTM wants a leading layer axis on its state: (1, B, lstm_cell_size).
-        out, (h, c) = self.lstm(torch.cat([seen, goal, has], dim=-1), (state_in["h"].unsqueeze(0), state_in["c"].unsqueeze(0)))
+        out, (h, c) = self.lstm(torch.cat(parts, dim=-1), (state_in["h"].unsqueeze(0), state_in["c"].unsqueeze(0)))
         return out, {"h": h.squeeze(0), "c": c.squeeze(0)}
 
     @override(TorchRLModule)

@@ -17,7 +17,7 @@ from rapid.envs.minecraft.minerl_actions import MINERL_ITEMS
 from rapid.envs.minecraft.simon_says import SUCCESS, SimonSaysConfig, achievement_key, success_key
 from rapid.platform.episode_metrics import EpisodeMetric
 from rapid.platform.plugins import validate_settings
-from rapid.platform.registry import CALLBACKS, ENVS, import_attr
+from rapid.platform.registry import CALLBACKS, ENVS, PLAYERS, import_attr
 from rapid.platform.schema_errors import KeyProblem
 
 # Crafter's 22 achievements (crafter.constants.achievements, which lists them alphabetically), the
@@ -104,4 +104,9 @@ CALLBACKS.add(
     "crafter_score",
     lambda: import_attr("rapid.envs.minecraft.crafter_score", "CrafterScore"),
     "Crafter's score (geometric mean of achievement success rates, %) from episodes run with score_protocol: true",
+)
+PLAYERS.add(
+    "crafter_tech_tree",
+    lambda: import_attr("rapid.envs.minecraft.scripted_player", "tech_tree_player"),
+    "a scripted Crafter player that reads the world map and works up the tech tree, with noise (VPT's demonstrator)",
 )

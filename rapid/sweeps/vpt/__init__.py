@@ -1,0 +1,61 @@
+"""Video PreTraining (Baker et al. 2022): inverse dynamics on a small labelled share, pseudo-labels
+for the rest, behavioural cloning on them; the RL fine-tuning with a KL to the cloned policy is
+the `kl_to_reference` section (`rapid/training/kl_to_reference/`), and the scripted demonstrator
+the `crafter_tech_tree` player. `jobs/vpt_crafter.yaml` chains them as one pipeline.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from rapid.platform.errors import RapidError
+from rapid.platform.plugins import DataStep, SettingsError, validate_settings
+from rapid.platform.registry import DATA_STEPS, TRAINABLES, import_attr
+
+
+def _schema_check(module: str, schema: str) -> Callable[..., None]:
+    """A trainable's `check_config`: its config against its schema, errors under `config.`."""
+
+    def check(config: dict[str, Any], source: str, lines: dict | None = None) -> None:
+        try:
+            validate_settings(import_attr(module, schema), config, ("config",))
+        except SettingsError as err:
+            raise RapidError(f"{source}: {err}") from None
+
+    return check
+
+
+def _data_check(config: dict[str, Any], what: str) -> None:
+    """The dataset a trainable reads exists (an earlier stage's is checked when that stage has run)."""
+    from rapid.platform.datasets import Dataset
+    from rapid.platform.spec_file import PENDING_OUTPUT
+
+    data = config.get("data")
+    if isinstance(data, str) and "://" not in data and not data.startswith(PENDING_OUTPUT) and not Dataset(data).shards():
+        raise RapidError(f"{what}: config.data: {data}: no dataset there (expected a folder of part-*.parquet shards)")
+
+
+def _label_step() -> DataStep:
+    from rapid.sweeps.vpt.label import LabelSettings, label_dataset, label_inputs
+
+    return DataStep(schema=LabelSettings, run=label_dataset, metric="frames", inputs=label_inputs)
+
+
+TRAINABLES.add(
+    "vpt_idm",
+    lambda: import_attr("rapid.sweeps.vpt.idm", "IDMTrainable"),
+    "VPT's inverse dynamics model on a recorded dataset's labelled episodes; reports idm_accuracy each epoch",
+    check_config=_schema_check("rapid.sweeps.vpt.idm", "IDMConfig"),
+    check_data=_data_check,
+    path_keys=("data",),
+)
+TRAINABLES.add(
+    "vpt_bc",
+    lambda: import_attr("rapid.sweeps.vpt.bc", "BCTrainable"),
+    "behavioural cloning of a recurrent RLModule on (pseudo-)labelled episodes; checkpoints an RLlib job starts from",
+    check_config=_schema_check("rapid.sweeps.vpt.bc", "BCConfig"),
+    check_data=_data_check,
+    path_keys=("data",),
+)
+DATA_STEPS.add(
+    "vpt_label", _label_step, "labels every frame of a recorded dataset with a vpt_idm checkpoint (Ray Data map_batches)"
+)

@@ -1,0 +1,139 @@
+"""The `vpt_bc` trainable: behavioural cloning of a causal, recurrent RLModule on a labelled
+dataset, one epoch per Tune step; its checkpoints are RLlib module checkpoints, so an RLlib job
+starts from them (`policy.init_checkpoint`) and a KL term can hold it to them.
+
+The module is the one the fine-tuning job names (`policy:`), built for the spaces of the env it
+fine-tunes on (`env`, `env_config`). Episodes are cut into sequences of `seq_len` steps and run in
+order with the recurrent state carried from one sequence to the next (truncated backpropagation
+through time), as the policy runs when it acts. `labels: pseudo` clones the inverse dynamics
+model's labels on every episode (the recorded actions where a row has them); `labels: true`
+clones the recorded actions of the labelled episodes only (record with labelled_share 1 for the
+upper reference on the same episodes). The report gives the accuracy on held-out labelled episodes.
+"""
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from ray import tune
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from torch import nn
+
+from rapid.platform.env_stack import make_env
+from rapid.platform.plugins import Strict, validate_settings
+from rapid.platform.registry import MODULES
+from rapid.platform.rollout_recorder import MODULE_PATH
+from rapid.platform.spec_parts import Policy
+from rapid.sweeps.vpt.episodes import Episode, load_episodes, split
+
+POLICY = "default_policy"
+MODULES_PATH = MODULE_PATH.rsplit("/", 1)[0]  # the MultiRLModule's folder in an RLlib checkpoint
+TRAINER_FILE = "bc.pt"
+
+
+class BCConfig(Strict):
+    """config of a `vpt_bc` sweep."""
+
+    data: str = Field(..., description="a labelled dataset ({label.dataset}), or a recorded one with labels: true")
+    env: str = Field(..., description="the env the policy will act in (its spaces shape the module)")
+    env_config: dict[str, Any] = {}
+    policy: Policy = Field(..., description="the RLModule, as the fine-tuning job names it")
+    labels: Literal["pseudo", "true"] = Field("pseudo", description="clone the model's labels, or only recorded actions")
+    seq_len: int = Field(32, ge=1, description="steps per sequence of truncated backpropagation through time")
+    batch_episodes: int = Field(8, ge=1, description="episodes stepped side by side")
+    lr: float = Field(3e-4, gt=0)
+    validation_share: float = Field(0.2, gt=0, lt=1, description="share of labelled episodes held out")
+    seed: int = 0
+
+
+def build_policy(cfg: BCConfig) -> Any:
+    """The job's module, for its env's spaces, inside the MultiRLModule an RLlib checkpoint holds."""
+    env = make_env(cfg.env, cfg.env_config)
+    spec = RLModuleSpec(
+        module_class=MODULES.get(cfg.policy.module),
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        model_config=dict(cfg.policy.model_config_),
+    )
+    env.close()
+    return MultiRLModuleSpec(rl_module_specs={POLICY: spec}).build()
+
+
+def _targets(episode: Episode, labels: str) -> np.ndarray | None:
+    if labels == "true" or episode.pseudo is None:
+        return episode.actions
+    return episode.actions if episode.actions is not None else episode.pseudo
+
+
+class BCTrainable(tune.Trainable):
+    def setup(self, config: dict[str, Any]) -> None:
+        self.cfg = validate_settings(BCConfig, config, ("config",))
+        torch.manual_seed(self.cfg.seed)
+        self.rng = np.random.default_rng(self.cfg.seed)
+        episodes = load_episodes(self.cfg.data, labelled_only=self.cfg.labels == "true")
+        if self.cfg.labels == "pseudo" and any(e.pseudo is None and e.actions is None for e in episodes):
+            raise ValueError(f"config.data: {self.cfg.data} has episodes with neither actions nor pseudo_action; label it first")
+        train, self.held_out = split(episodes, self.cfg.validation_share)
+        self.train = [(e.frames, _targets(e, self.cfg.labels)) for e in train]
+        self.modules = build_policy(self.cfg)
+        self.module = self.modules[POLICY]
+        self.image_key = self.module.model_config.get("image_key", "image")
+        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.cfg.lr)
+        self.epoch = 0
+
+    def _run(self, batch: list[tuple[np.ndarray, np.ndarray]], learn: bool) -> tuple[float, int, int]:
+        """Step a batch of episodes side by side, sequence by sequence, carrying the state;
+        returns (summed loss, right predictions, predictions)."""
+        longest = max(len(actions) for _, actions in batch)
+        frames = np.zeros((len(batch), longest, *batch[0][0].shape[1:]), np.uint8)
+        targets = np.zeros((len(batch), longest), np.int64)
+        mask = np.zeros((len(batch), longest), bool)
+        for row, (episode_frames, actions) in enumerate(batch):
+            frames[row, :len(actions)] = episode_frames[:-1]
+            targets[row, :len(actions)], mask[row, :len(actions)] = actions, True
+        initial = self.module.get_initial_state()
+        state = {k: torch.from_numpy(np.stack([v] * len(batch))) for k, v in initial.items()}
+        total, right, count = 0.0, 0, 0
+        for start in range(0, longest, self.cfg.seq_len):
+            part = slice(start, start + self.cfg.seq_len)
+            obs = {self.image_key: torch.from_numpy(frames[:, part])}
+            out = self.module.forward_train({Columns.OBS: obs, Columns.STATE_IN: state})
+            logits = out[Columns.ACTION_DIST_INPUTS]
+            want, valid = torch.from_numpy(targets[:, part]), torch.from_numpy(mask[:, part])
+            loss = nn.functional.cross_entropy(logits[valid], want[valid], reduction="sum")
+            if learn:
+                self.optimizer.zero_grad()
+                (loss / valid.sum()).backward()
+                self.optimizer.step()
+            state = {k: v.detach() for k, v in out[Columns.STATE_OUT].items()}
+            total += loss.item()
+            right += int((logits.argmax(-1)[valid] == want[valid]).sum())
+            count += int(valid.sum())
+        return total, right, count
+
+    def step(self) -> dict[str, Any]:
+        self.module.train()
+        order = self.rng.permutation(len(self.train))
+        total = count = 0
+        for first in range(0, len(order), self.cfg.batch_episodes):
+            loss, _, n = self._run([self.train[i] for i in order[first:first + self.cfg.batch_episodes]], learn=True)
+            total, count = total + loss, count + n
+        self.module.eval()
+        with torch.no_grad():
+            _, right, seen = self._run([(e.frames, e.actions) for e in self.held_out], learn=False)
+        self.epoch += 1
+        return {"bc_loss": total / count, "bc_accuracy": right / max(1, seen), "epoch": self.epoch, "frames": count}
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        self.modules.save_to_path(Path(checkpoint_dir) / MODULES_PATH)
+        torch.save({"optimizer": self.optimizer.state_dict(), "epoch": self.epoch}, Path(checkpoint_dir) / TRAINER_FILE)
+
+    def load_checkpoint(self, checkpoint_dir: str) -> None:
+        self.modules.restore_from_path(Path(checkpoint_dir) / MODULES_PATH)
+        state = torch.load(Path(checkpoint_dir) / TRAINER_FILE, weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = state["epoch"]
