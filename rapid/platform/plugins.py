@@ -54,6 +54,8 @@ class DataStep:
     - `run(settings, out, restore)` writes parquet shards into `out` (a `datasets.Dataset`) and
       returns its figures; with `restore` it keeps the shards a killed run already wrote.
     - `inputs(settings)`: the paths it reads, by key (`{"data": ...}`), checked before Ray starts.
+    - `check(settings)`: deeper checks once every input exists (a checkpoint of the right kind);
+      raise ValueError naming the key.
     - `metric`: the figure of `run`'s that the summary shows first (the rows it wrote, say).
     """
 
@@ -61,6 +63,7 @@ class DataStep:
     run: Callable[[Any, Any, bool], dict[str, float]]
     metric: str
     inputs: Callable[[Any], dict[str, str]] = lambda settings: {}
+    check: Callable[[Any], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -164,11 +164,17 @@ def check_starting_weights(job: RLlibJob) -> None:
 def check_inputs(job: DataJob) -> None:
     """Each path a data step reads exists on this machine (a URI is read where the job runs; an
     earlier pipeline stage's output does not exist before that stage runs)."""
+    here = True
     for key, path in job.data_step.inputs(job.settings).items():
         if "://" in path or path.startswith(PENDING_OUTPUT):
-            continue
-        if not Path(path).exists():
+            here = False
+        elif not Path(path).exists():
             raise RapidError(f"job '{job.name}': config.{key}: {path}: no such file or folder")
+    if here and job.data_step.check is not None:
+        try:
+            job.data_step.check(job.settings)
+        except ValueError as err:
+            raise RapidError(f"job '{job.name}': {err}") from None
 
 
 def _rllib_trial(job: Job) -> RLlibJob | None:

@@ -45,7 +45,7 @@ class RecorderSettings(Strict):
     episodes_per_shard: int = Field(8, ge=1, description="episodes per parquet shard (the unit a resume skips)")
     labelled_share: float = Field(1.0, gt=0, le=1, description="share of episodes that keep their actions; the rest store none")
     observation_keys: list[str] | None = Field(None, description="keys of a Dict observation to keep (null: all)")
-    info_keys: list[str] = Field([], description="info keys to store per step (numbers or arrays)")
+    info_keys: list[str] = Field([], description="info keys to store per step (numbers, strings or arrays)")
     seed: int = Field(0, ge=0, description="episode i resets with seed + i")
 
     @field_validator("env")
@@ -90,10 +90,11 @@ def is_image(space: gym.Space) -> bool:
 
 
 def _column(space: gym.Space, values: list[Any]) -> list[Any]:
-    """One observation (or info) column's entries: PNG bytes for images, flat float lists otherwise."""
+    """One observation (or info) column's entries: PNG bytes for images, strings as they are, flat
+    float lists for arrays, floats for numbers."""
     if space is not None and is_image(space):
         return [encode_image(v) for v in values]
-    return [np.asarray(v, np.float64).ravel().tolist() if np.ndim(v) else float(v) for v in values]
+    return [v if isinstance(v, str) else np.asarray(v, np.float64).ravel().tolist() if np.ndim(v) else float(v) for v in values]
 
 
 class ModulePolicy:

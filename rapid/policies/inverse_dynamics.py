@@ -33,7 +33,7 @@ class InverseDynamicsModel(nn.Module):
         self.cnn = ImpalaCNN((cnn_channels[0], height, image_width), cnn_channels, width)
         self.position = nn.Parameter(torch.zeros(max_frames, width))
         layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True)
-        self.transformer = nn.TransformerEncoder(layer, layers)
+        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, n_actions))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

@@ -35,9 +35,9 @@ def _data_check(config: dict[str, Any], what: str) -> None:
 
 
 def _label_step() -> DataStep:
-    from rapid.sweeps.vpt.label import LabelSettings, label_dataset, label_inputs
+    from rapid.sweeps.vpt.label import LabelSettings, check_label_inputs, label_dataset, label_inputs
 
-    return DataStep(schema=LabelSettings, run=label_dataset, metric="frames", inputs=label_inputs)
+    return DataStep(schema=LabelSettings, run=label_dataset, metric="frames", inputs=label_inputs, check=check_label_inputs)
 
 
 TRAINABLES.add(

@@ -78,7 +78,7 @@ class BCTrainable(tune.Trainable):
         if self.cfg.labels == "pseudo" and any(e.pseudo is None and e.actions is None for e in episodes):
             raise ValueError(f"config.data: {self.cfg.data} has episodes with neither actions nor pseudo_action; label it first")
         train, self.held_out = split(episodes, self.cfg.validation_share)
-        self.train = [(e.frames, _targets(e, self.cfg.labels)) for e in train]
+        self.train_episodes = [(e.frames, _targets(e, self.cfg.labels)) for e in train]
         self.modules = build_policy(self.cfg)
         self.module = self.modules[POLICY]
         self.image_key = self.module.model_config.get("image_key", "image")
@@ -117,10 +117,10 @@ class BCTrainable(tune.Trainable):
 
     def step(self) -> dict[str, Any]:
         self.module.train()
-        order = self.rng.permutation(len(self.train))
+        order = self.rng.permutation(len(self.train_episodes))
         total = count = 0
         for first in range(0, len(order), self.cfg.batch_episodes):
-            loss, _, n = self._run([self.train[i] for i in order[first:first + self.cfg.batch_episodes]], learn=True)
+            loss, _, n = self._run([self.train_episodes[i] for i in order[first:first + self.cfg.batch_episodes]], learn=True)
             total, count = total + loss, count + n
         self.module.eval()
         with torch.no_grad():

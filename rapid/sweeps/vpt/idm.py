@@ -72,14 +72,14 @@ class IDMTrainable(tune.Trainable):
         self.cfg = validate_settings(IDMConfig, config, ("config",))
         torch.manual_seed(self.cfg.seed)
         self.rng = np.random.default_rng(self.cfg.seed)
-        self.train, self.held_out = split(load_episodes(self.cfg.data, labelled_only=True), self.cfg.validation_share)
+        self.train_episodes, self.held_out = split(load_episodes(self.cfg.data, labelled_only=True), self.cfg.validation_share)
         if not self.held_out:
             raise ValueError(
                 f"config.data: {self.cfg.data} has fewer than 2 labelled episodes; record more or a larger labelled_share"
             )
-        self.model = build_idm(self.cfg, self.train[0].frames.shape[1:])
+        self.model = build_idm(self.cfg, self.train_episodes[0].frames.shape[1:])
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
-        counts = np.bincount(np.concatenate([e.actions for e in self.train]), minlength=self.cfg.actions)
+        counts = np.bincount(np.concatenate([e.actions for e in self.train_episodes]), minlength=self.cfg.actions)
         held = np.concatenate([e.actions for e in self.held_out])
         self.majority = float((held == counts.argmax()).mean())
         self.epoch = 0
@@ -87,11 +87,11 @@ class IDMTrainable(tune.Trainable):
     def _clips(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch of clips at random offsets; episodes shorter than a clip give shorter clips, so
         clips of one batch share the shortest length."""
-        chosen = self.rng.integers(len(self.train), size=self.cfg.batch_size)
-        length = min(self.cfg.clip, *(len(self.train[i].actions) for i in chosen))
+        chosen = self.rng.integers(len(self.train_episodes), size=self.cfg.batch_size)
+        length = min(self.cfg.clip, *(len(self.train_episodes[i].actions) for i in chosen))
         frames, actions = [], []
         for i in chosen:
-            episode = self.train[i]
+            episode = self.train_episodes[i]
             start = int(self.rng.integers(len(episode.actions) - length + 1))
             frames.append(episode.frames[start:start + length + 1])
             actions.append(episode.actions[start:start + length])
@@ -113,12 +113,12 @@ class IDMTrainable(tune.Trainable):
             "majority_accuracy": self.majority,
             "idm_loss": float(np.mean(losses)),
             "epoch": self.epoch,
-            "labelled_frames": sum(len(e.actions) for e in self.train),
+            "labelled_frames": sum(len(e.actions) for e in self.train_episodes),
         }
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         torch.save(
-            {"config": self.cfg.model_dump(), "image_shape": self.train[0].frames.shape[1:], "epoch": self.epoch,
+            {"config": self.cfg.model_dump(), "image_shape": self.train_episodes[0].frames.shape[1:], "epoch": self.epoch,
              "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()},
             Path(checkpoint_dir) / CHECKPOINT_FILE,
         )
@@ -134,7 +134,7 @@ def load_idm(checkpoint: str) -> tuple[InverseDynamicsModel, int]:
     """A trained model from a `vpt_idm` checkpoint folder, and its clip length."""
     path = Path(checkpoint) / CHECKPOINT_FILE
     if not path.exists():
-        raise ValueError(f"{checkpoint}: no {CHECKPOINT_FILE}; expected a checkpoint of the vpt_idm trainable")
+        raise ValueError(f"config.idm: {checkpoint}: no {CHECKPOINT_FILE}; expected a checkpoint of the vpt_idm trainable")
     state = torch.load(path, weights_only=False)
     cfg = IDMConfig.model_validate(state["config"])
     model = build_idm(cfg, tuple(state["image_shape"]))

@@ -50,9 +50,13 @@ def label_inputs(settings: LabelSettings) -> dict[str, str]:
     return {"data": settings.data, "idm": settings.idm}
 
 
+def check_label_inputs(settings: LabelSettings) -> None:
+    """The checkpoint is a vpt_idm one (it loads), before Ray starts."""
+    load_idm(settings.idm)
+
+
 def label_dataset(settings: LabelSettings, out: Dataset, restore: bool) -> dict[str, float]:
     """Label every episode; Ray Data cannot resume a pass midway, so a resumed one starts afresh."""
-    load_idm(settings.idm)  # a wrong checkpoint fails here, before any actor starts
     out.clear()
     source = ray.data.read_parquet(Dataset(settings.data).uri)
     labelled = source.map_batches(

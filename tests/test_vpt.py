@@ -1,0 +1,174 @@
+"""VPT on Crafter: the rollout recorder, the inverse dynamics model and its labels, behavioural
+cloning, the KL to the cloned policy, and the pipeline that chains them (with resume and errors)."""
+
+import copy
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import ray
+import torch
+from ray.rllib.core.columns import Columns
+
+from rapid.platform.datasets import Dataset
+from rapid.platform.env_stack import make_env
+from rapid.platform.errors import RapidError
+from rapid.platform.rollout_recorder import RecorderSettings, decode_image, record_rollouts
+from rapid.policies.impala_lstm import ImpalaLSTMModule
+from rapid.sweeps.vpt.bc import BCTrainable
+from rapid.sweeps.vpt.idm import IDMTrainable
+from rapid.sweeps.vpt.label import LabelSettings, label_dataset
+from rapid.training.kl_to_reference.loss import kl_to, load_reference
+from conftest import ROOT, Head, rapid, results_of, start_run, wait_until
+
+ENV_CONFIG = {"tasks": ["collect_iron"], "max_steps": 40, "area": [16, 16]}
+SMALL_POLICY = {"target_key": None, "inventory_key": None, "max_seq_len": 8, "cnn_channels": [8, 8], "cnn_out": 32,
+                "lstm_cell_size": 32}
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dataset]:
+    """Twelve scripted episodes, half of them with their actions, recorded by two actors."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
+    out = Dataset(str(tmp_path_factory.mktemp("collect") / "dataset"))
+    settings = RecorderSettings(env="simon_says", env_config=ENV_CONFIG, player="crafter_tech_tree", episodes=12,
+                                episodes_per_shard=3, labelled_share=0.5, observation_keys=["image"], info_keys=["task"])
+    try:
+        figures = record_rollouts(settings, out, restore=False)
+        assert figures["episodes"] == 12 and figures["labelled_frames"] < figures["frames"]
+        yield out
+    finally:
+        ray.shutdown()
+
+
+def test_recorded_frames_and_actions_replay_to_the_same_trajectory(recorded: Dataset) -> None:
+    table = recorded.read_table()
+    assert table.num_rows == 12 and sorted(table["episode"].to_pylist()) == list(range(12))
+    assert sum(table["labelled"].to_pylist()) == 6
+    env = make_env("simon_says", ENV_CONFIG)
+    for row in table.to_pylist():
+        frames = [decode_image(png) for png in row["obs/image"]]
+        assert len(frames) == row["length"] + 1 == len(row["info/task"])
+        if not row["labelled"]:
+            assert row["action"] is None  # video without actions
+            continue
+        obs, _ = env.reset(seed=row["seed"])
+        assert np.array_equal(obs["image"], frames[0])
+        for action, frame, reward in zip(row["action"], frames[1:], row["reward"], strict=True):
+            obs, replayed, *_ = env.step(int(action))
+            assert np.array_equal(obs["image"], frame) and replayed == reward
+
+
+def test_a_resumed_recording_writes_only_the_shards_it_lacks(recorded: Dataset, tmp_path: Path) -> None:
+    out = Dataset(str(tmp_path / "dataset"))
+    first, second = recorded.shards()[:2]
+    for name in (first, second):
+        out.dir.write_bytes(f"part-{name}.parquet", recorded.dir.read_bytes(f"part-{name}.parquet"))
+    before = {name: os.stat(tmp_path / "dataset" / f"part-{name}.parquet").st_mtime_ns for name in (first, second)}
+    settings = RecorderSettings(env="simon_says", env_config=ENV_CONFIG, player="crafter_tech_tree", episodes=12,
+                                episodes_per_shard=3, labelled_share=0.5, observation_keys=["image"], info_keys=["task"])
+    record_rollouts(settings, out, restore=True)
+    assert out.shards() == recorded.shards()
+    assert before == {name: os.stat(tmp_path / "dataset" / f"part-{name}.parquet").st_mtime_ns for name in (first, second)}
+    assert out.read_table().sort_by("episode").equals(recorded.read_table().sort_by("episode"))
+
+
+def test_the_inverse_dynamics_model_beats_the_majority_action(recorded: Dataset) -> None:
+    trainable = IDMTrainable(config={"data": recorded.uri, "clip": 8, "clips_per_epoch": 32, "batch_size": 4, "width": 32,
+                                     "layers": 1, "heads": 2, "cnn_channels": [8, 8], "lr": 1e-3, "validation_share": 0.34})
+    results = [trainable.train() for _ in range(30)]
+    assert results[-1]["idm_loss"] < results[0]["idm_loss"]
+    assert max(r["idm_accuracy"] for r in results[-5:]) > results[-1]["majority_accuracy"] + 0.05
+    trainable.stop()
+
+
+def test_pseudo_labels_cover_every_frame(recorded: Dataset, tmp_path: Path) -> None:
+    trainable = IDMTrainable(config={"data": recorded.uri, "clip": 8, "clips_per_epoch": 4, "batch_size": 2, "width": 16,
+                                     "layers": 1, "heads": 2, "cnn_channels": [8]})
+    trainable.train()
+    checkpoint = trainable.save(str(tmp_path / "idm")).checkpoint.path
+    out = Dataset(str(tmp_path / "labelled"))
+    figures = label_dataset(LabelSettings(data=recorded.uri, idm=checkpoint, actors=1, episodes_per_batch=2), out, restore=False)
+    table = out.read_table()
+    assert table.num_rows == 12
+    for row in table.to_pylist():
+        assert len(row["pseudo_action"]) == row["length"] and all(0 <= a < 17 for a in row["pseudo_action"])
+    assert figures["frames"] == sum(table["length"].to_pylist()) and 0 <= figures["label_agreement"] <= 1
+
+
+def test_behavioural_cloning_on_recorded_actions_moves_its_loss_down(recorded: Dataset) -> None:
+    trainable = BCTrainable(config={"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "true",
+                                    "policy": {"module": "impala_lstm", "model_config": SMALL_POLICY}, "seq_len": 8,
+                                    "lr": 1e-3, "validation_share": 0.34})
+    losses = [trainable.train()["bc_loss"] for _ in range(4)]
+    assert losses[-1] < losses[0]
+    trainable.stop()
+
+
+def _module(**model_config: object) -> ImpalaLSTMModule:
+    space = gym.spaces.Dict({"image": gym.spaces.Box(0, 255, (16, 16, 3), np.uint8)})
+    return ImpalaLSTMModule(observation_space=space, action_space=gym.spaces.Discrete(17),
+                            model_config={**SMALL_POLICY, **model_config})
+
+
+def test_the_kl_to_the_reference_is_zero_for_equal_weights_and_grows_as_the_policy_moves() -> None:
+    torch.manual_seed(0)
+    module = _module()
+    # Sequences that start mid-episode: the state at each start is not the initial one.
+    batch = {Columns.OBS: {"image": torch.randint(0, 256, (4, 8, 16, 16, 3), dtype=torch.uint8)},
+             Columns.STATE_IN: {"h": torch.randn(4, 32), "c": torch.randn(4, 32)},
+             Columns.LOSS_MASK: torch.ones(4, 8, dtype=torch.bool)}
+    reference = copy.deepcopy(module)
+    assert kl_to(module, reference, batch, module.forward_train(batch)).item() == 0.0
+    kls = []
+    for scale in (0.01, 0.1, 1.0):
+        moved = copy.deepcopy(reference)
+        with torch.no_grad():
+            moved.pi_head.weight.add_(scale * torch.randn_like(moved.pi_head.weight))
+        kls.append(kl_to(moved, reference, batch, moved.forward_train(batch)).item())
+    assert 0 < kls[0] < kls[1] < kls[2]
+
+
+def test_a_reference_of_another_architecture_is_refused_with_its_keys_and_shapes(tmp_path: Path) -> None:
+    _module(lstm_cell_size=16).save_to_path(tmp_path / "learner_group/learner/rl_module/default_policy")
+    with pytest.raises(RapidError, match=r"lstm.weight_hh_l0: \(64, 16\) where the policy has \(128, 32\)"):
+        load_reference(str(tmp_path), "default_policy", _module())
+
+
+def test_bad_vpt_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
+    pipeline = "jobs/vpt_crafter.yaml"
+    share = rapid("validate", pipeline, "--set", "stages=[{name: collect, spec: vpt_crafter/collect.yaml, "
+                                                 "set: {config.labelled_share: 0}}]")
+    assert share.returncode == 2 and "config.labelled_share" in share.stderr and "greater than 0" in share.stderr
+    missing = rapid("run", "jobs/vpt_crafter/label.yaml", "--set", f"config.data={tmp_path}/none",
+                    "--set", f"config.idm={tmp_path}", "--set", f"storage_path={tmp_path}/results")
+    assert missing.returncode == 2 and f"config.data: {tmp_path}/none: no such file or folder" in missing.stderr
+    assert not (tmp_path / "results").exists()
+    no_idm = rapid("run", "jobs/vpt_crafter/label.yaml", "--set", f"config.data={tmp_path}",
+                   "--set", f"config.idm={tmp_path}", "--set", f"storage_path={tmp_path}/results")
+    assert no_idm.returncode == 2 and "no idm.pt; expected a checkpoint of the vpt_idm trainable" in no_idm.stderr
+
+
+def test_the_smoke_pipeline_runs_end_to_end_and_resumes_after_a_killed_stage(ray_head: Head, tmp_path: Path) -> None:
+    storage = tmp_path / "results"
+    driver = start_run([str(ROOT / "jobs/vpt_crafter.yaml"), "--profile", "smoke", "--set", f"storage_path={storage}"],
+                       ray_head.env())
+    run = wait_until(lambda: next(iter(results_of(storage, "vpt_crafter")), None), "no run folder", 120, driver)
+    wait_until(lambda: (run / "label" / "summary.json").exists(), "the label stage did not finish", 240, driver)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    shards = {p.name: p.stat().st_mtime_ns for p in (run / "collect" / "dataset").iterdir()}
+    resumed = rapid("run", "--resume", str(run), env=ray_head.env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert shards == {p.name: p.stat().st_mtime_ns for p in (run / "collect" / "dataset").iterdir()}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    assert [s["stage"] for s in summary["stages"]] == ["collect", "idm", "label", "bc", "finetune"]
+    finetune = json.loads((run / "finetune" / "summary.json").read_text())
+    assert finetune["iterations"] == 2
+    assert f"kl_to_reference:\n  checkpoint: {run}/bc/" in (run / "finetune" / "spec.yaml").read_text()
