@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import ray
 import torch
+from conftest import ROOT, Head, rapid, results_of, start_run, wait_until
 from ray.rllib.core.columns import Columns
 
 from rapid.platform.datasets import Dataset
@@ -24,7 +25,6 @@ from rapid.sweeps.vpt.bc import BCTrainable
 from rapid.sweeps.vpt.idm import IDMTrainable
 from rapid.sweeps.vpt.label import LabelSettings, label_dataset
 from rapid.training.kl_to_reference.loss import kl_to, load_reference
-from conftest import ROOT, Head, rapid, results_of, start_run, wait_until
 
 ENV_CONFIG = {"tasks": ["collect_iron"], "max_steps": 40, "area": [16, 16]}
 SMALL_POLICY = {"target_key": None, "inventory_key": None, "max_seq_len": 8, "cnn_channels": [8, 8], "cnn_out": 32,
