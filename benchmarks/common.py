@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_rapid(spec: Path, overrides: list[str], storage: str, job: str, profile: str | None = None) -> dict[str, Any]:
     """`rapid run spec [--profile P] --set ...` on its own embedded Ray; env steps, seconds inside
-    iterations, wall seconds, and the run's metrics table (column -> values)."""
+    iterations, wall seconds, the run's metrics table (column -> values) and its folder."""
     start = time.time()
     args = [sys.executable, "-m", "rapid", "run", str(spec), "--set", f"storage_path={storage}"]
     args += ["--profile", profile] if profile else []
@@ -27,7 +27,8 @@ def run_rapid(spec: Path, overrides: list[str], storage: str, job: str, profile:
     wall = time.time() - start
     newest = sorted(Path(storage, job).iterdir())[-1]
     table = read_metrics(newest)
-    return {"env_steps": table.get("env_steps", [None])[-1], "train_s": sum(table["iteration_s"]), "wall_s": wall, "table": table}
+    return {"env_steps": table.get("env_steps", [None])[-1], "train_s": sum(table.get("iteration_s", [])), "wall_s": wall,
+            "table": table, "run": newest}
 
 
 def last_per_trial(table: dict[str, list], column: str) -> dict[str, Any]:
