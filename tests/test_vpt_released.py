@@ -1,8 +1,8 @@
 """VPT's released-weights path: a synthetic released state dict (names and shapes written here from
 openai/Video-Pre-Training's module structure, small random tensors) loads key for key into the
 rebuilt network, a mismatched one is refused by name, the network's memory behaves as VPT's
-clipped causal attention, the RLModule acts through RLlib's distributions, and the MineRL
-action adapter round-trips."""
+clipped causal attention, the RLModule acts and trains through RLlib's own EnvRunner and PPO
+Learner (no Ray needed), and the MineRL action adapter round-trips."""
 
 import itertools
 import math
@@ -18,8 +18,10 @@ from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from rapid.envs.minecraft import vpt_actions
+from rapid.envs.minecraft.minerl_actions import MINERL_KEYS
 from rapid.platform.errors import RapidError
 from rapid.policies import vpt_released
 from rapid.policies.vpt_module import MODEL_CONFIG_KEYS, VPTReleasedModule
@@ -33,6 +35,7 @@ SMALL = {
 }
 """The released models' structure at toy sizes: memory of 4 frames, 2 blocks, 2 heads."""
 N_LOGITS = 8641 + 121
+NAMED_ACTIONS = gym.spaces.Dict(buttons=gym.spaces.Discrete(8641), camera=gym.spaces.Discrete(121))
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +50,9 @@ def one_torch_thread():
 def released_shapes(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """MinecraftAgentPolicy's state dict names and shapes for released-style net args (group norm 1,
     post-pool group norm, no pre-LN), following lib/policy.py, lib/impala_cnn.py, lib/util.py,
-    lib/xf.py, lib/action_head.py, lib/scaled_mse_head.py and lib/normalize_ewma.py."""
+    lib/xf.py, lib/action_head.py, lib/scaled_mse_head.py and lib/normalize_ewma.py. (Checked once,
+    outside this repo, against the state_dict of the reference's own MinecraftAgentPolicy for SMALL
+    and for each of RELEASED_NET_ARGS.)"""
     hid, heads = args["hidsize"], args["attention_heads"]
     chans = [int(args["impala_width"] * c) for c in args["impala_chans"]]
     height, width, inchan = args["img_shape"]
@@ -183,6 +188,24 @@ def test_unsupported_net_args_are_refused_by_key(tmp_path):
             load_vpt(model, None)
 
 
+class _Touches:
+    """Unpickled by plain pickle, this would create `path`: the code a hostile `.model` could run."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_a_model_file_is_read_without_running_its_code(tmp_path):
+    ran = tmp_path / "ran"
+    content = {"model": {"args": {"net": {"args": SMALL}, "pi_head_opts": {"temperature": np.float64(1.5)}}}, "x": _Touches(ran)}
+    (tmp_path / "a.model").write_bytes(pickle.dumps(content))
+    net = load_vpt(tmp_path / "a.model", None)
+    assert not ran.exists() and net.temperature == 1.5 and net.arch.hidsize == 64
+
+
 def test_released_sizes_count_the_same_in_both_namings():
     """Without allocating: our network for the 1x/2x/3x args has exactly the elements of the
     reference's state dict (the 2x args are agent.py's; see RELEASED_NET_ARGS for 1x and 3x). The
@@ -301,9 +324,6 @@ def test_module_refuses_spaces_the_network_cannot_serve(released):
         make_module(released, net_args={"img_shape": [64, 64, 3]}, weights=None)
 
 
-NAMED_ACTIONS = gym.spaces.Dict(buttons=gym.spaces.Discrete(8641), camera=gym.spaces.Discrete(121))
-
-
 class MineRLStandIn(gym.Env):
     """Random frames; the action goes through the MineRL adapter and attacking is rewarded."""
 
@@ -325,7 +345,10 @@ class MineRLStandIn(gym.Env):
         return self._obs(), float(vpt_actions.to_minerl(*map(int, pair))["attack"]), False, self.t >= 15, {}
 
 
-def test_ppo_fine_tunes_the_released_weights_in_both_action_spaces(released, local_ray):
+def test_rllib_samples_and_ppo_updates_in_both_action_spaces(released):
+    """RLlib's own pipeline, without Ray: an EnvRunner acts through the connectors (state in and
+    out, the action distribution, the MineRL adapter in the env), a PPO Learner cuts the episodes
+    into max_seq_len chunks with their states and takes a step from the released weights."""
     model, weights, state = released
     for actions in (None, NAMED_ACTIONS):
         config = (
@@ -337,23 +360,25 @@ def test_ppo_fine_tunes_the_released_weights_in_both_action_spaces(released, loc
                 module_class=VPTReleasedModule, model_config={"model": str(model), "weights": str(weights), "max_seq_len": 8}
             ))
         )
-        algo = config.build_algo()
-        try:
-            assert torch.equal(algo.env_runner.module.net.buttons_head.weight, state["pi_head.buttons.linear_layer.weight"])
-            learner = algo.train()["learners"][DEFAULT_MODULE_ID]
-            assert math.isfinite(learner["vf_loss"]) and math.isfinite(learner["policy_loss"]), actions
-            tuned = algo.env_runner.module.net.buttons_head.weight
-            assert not torch.equal(tuned, state["pi_head.buttons.linear_layer.weight"]), "trained weights reach the EnvRunner"
-        finally:
-            algo.stop()
+        runner = SingleAgentEnvRunner(config=config)
+        episodes = runner.sample(num_timesteps=48, random_actions=False)
+        assert sum(len(episode) for episode in episodes) >= 48
+        learner = config.build_learner(env=runner.env)
+        steps = {"num_env_steps_sampled_lifetime": 48}
+        metrics = learner.update(episodes=episodes, timesteps=steps, num_epochs=1, minibatch_size=24)
+        losses = {k: metrics[DEFAULT_MODULE_ID][k].peek() for k in ("policy_loss", "vf_loss")}
+        assert all(math.isfinite(loss) for loss in losses.values()), (actions, losses)
+        tuned = learner.module[DEFAULT_MODULE_ID].net.buttons_head.weight.detach()
+        assert not torch.equal(tuned, state["pi_head.buttons.linear_layer.weight"]), "PPO moved the released weights"
 
 
 # --- the MineRL action adapter -----------------------------------------------------------------------
 
 
-def test_sizes_match_the_network():
+def test_sizes_match_the_network_and_keys_the_minerl_backend():
     assert (vpt_actions.N_BUTTONS, vpt_actions.N_CAMERA) == (vpt_released.N_BUTTONS, vpt_released.N_CAMERA) == (8641, 121)
     assert vpt_actions.NULL_CAMERA == 60 and vpt_actions.INVENTORY == 8640
+    assert set(vpt_actions.to_minerl(0, 60)) == {*MINERL_KEYS, "camera"}, "every key of the MineRL backend's action dicts"
 
 
 def test_every_button_index_is_its_product_combination_and_round_trips():

@@ -76,6 +76,7 @@ RELEASED_NET_ARGS: dict[str, dict[str, Any]] = {
 1x and 3x only hidsize and impala_width are confirmed (by code that loads those weights), the
 rest is assumed to be 2x's. A real `.model` file always wins: `load_vpt` reads its own args."""
 
+
 @dataclass(frozen=True)
 class VPTArch:
     """The network's sizes and switches, read from a `.model` file's net args."""
