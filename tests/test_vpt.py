@@ -140,6 +140,18 @@ def test_a_reference_of_another_architecture_is_refused_with_its_keys_and_shapes
         load_reference(str(tmp_path), "default_policy", _module())
 
 
+def test_minerl_takes_vpt_actions_as_button_and_camera_indices() -> None:
+    from rapid.envs.minecraft.minerl import MineRLBackend, MineRLSettings
+    from rapid.envs.minecraft.vpt_actions import from_minerl
+
+    backend = MineRLBackend(MineRLSettings(actions="vpt"))
+    assert backend.action_space == gym.spaces.MultiDiscrete([8641, 121])
+    action = backend._minerl_action(np.array([101, 73]))  # a button combination with the camera on
+    assert json.loads(json.dumps(action)) == action  # it crosses the pipe to MineRL's process as JSON
+    assert action["camera"] != [0.0, 0.0]
+    assert from_minerl({**action, "camera": np.asarray(action["camera"])}) == (101, 73)
+
+
 def test_bad_vpt_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
     pipeline = "jobs/vpt_crafter.yaml"
     share = rapid("validate", pipeline, "--set", "stages=[{name: collect, spec: vpt_crafter/collect.yaml, "
@@ -149,6 +161,11 @@ def test_bad_vpt_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
                     "--set", f"config.idm={tmp_path}", "--set", f"storage_path={tmp_path}/results")
     assert missing.returncode == 2 and f"config.data: {tmp_path}/none: no such file or folder" in missing.stderr
     assert not (tmp_path / "results").exists()
+    cluster = rapid("run", pipeline, "--profile", "cluster", "--set", f"storage_path={tmp_path}/results")
+    assert cluster.returncode == 2 and "MineRL is not installed" in cluster.stderr
+    released = rapid("run", "jobs/vpt_crafter/finetune_released.yaml", "--set", "env=simon_says",
+                     "--set", "env_config={tasks: [collect_wood]}", "--set", f"storage_path={tmp_path}/results")
+    assert released.returncode == 2 and "VPT's released files are not here: model_config.model: /models/vpt/" in released.stderr
     no_idm = rapid("run", "jobs/vpt_crafter/label.yaml", "--set", f"config.data={tmp_path}",
                    "--set", f"config.idm={tmp_path}", "--set", f"storage_path={tmp_path}/results")
     assert no_idm.returncode == 2 and "no idm.pt; expected a checkpoint of the vpt_idm trainable" in no_idm.stderr

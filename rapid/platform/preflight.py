@@ -19,7 +19,7 @@ from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.initial_weights import MODULE_WEIGHTS, starting_weights
 from rapid.platform.multi_agent import agent_spaces, policy_spaces
 from rapid.platform.plugins import SettingsError
-from rapid.platform.registry import ALGORITHMS, ENVS, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
+from rapid.platform.registry import ALGORITHMS, ENVS, MODULES, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
 from rapid.platform.schema_errors import unknown_key
 from rapid.platform.spec import DataJob, Job, PipelineJob, RLlibJob, SweepJob
 from rapid.platform.spec_file import PENDING_OUTPUT, load_stage, sample_trial_config
@@ -209,6 +209,13 @@ def _jobs(job: Job) -> list[Job]:
     return [load_stage(stage).job for stage in job.stages] if isinstance(job, PipelineJob) else [job]
 
 
+def _policies(job: RLlibJob) -> list[tuple[str, Any]]:
+    """(spec key, Policy) of each policy a job trains or plays."""
+    if job.multi_agent is None:
+        return [("policy", job.policy)]
+    return [(f"multi_agent.policies.{name}", policy) for name, policy in job.multi_agent.policies.items()]
+
+
 def missing_data(job: Job) -> list[str]:
     """What this machine lacks that the job needs where it runs, one sentence each: the data a
     trainable's check finds missing (the CIFAR-10 files of a sweep that reads them from the
@@ -220,6 +227,11 @@ def missing_data(job: Job) -> list[str]:
         lacking = check_machine(env_config_of(rllib.env, rllib.env_config)) if check_machine is not None else None
         if lacking is not None:
             found.append(f"job '{each.name}': {lacking}")
+        for name, policy in _policies(rllib) if rllib is not None else []:
+            check_module = MODULES.entry(policy.module).extra.get("check_machine")
+            lacking = check_module(policy.model_config_) if check_module is not None else None
+            if lacking is not None:
+                found.append(f"job '{each.name}': {name}: {lacking}")
         check = TRAINABLES.entry(each.trainable).extra.get("check_data") if isinstance(each, SweepJob) else None
         try:
             if check is not None:

@@ -1,6 +1,7 @@
 """RLModules a spec may name under `policy.module`; workload modules live beside this file."""
 
 import dataclasses
+import os
 
 from rapid.platform.registry import MODULES, import_attr
 
@@ -49,6 +50,25 @@ MODULES.add(
     lambda: import_attr("rapid.policies.impala_lstm", "ImpalaLSTMModule"),
     "goal-conditioned pixels: IMPALA CNN on the image, target embedding, inventory MLP -> LSTM (Minecraft Simon Says)",
     config_fields=lambda: set(import_attr("rapid.policies.impala_lstm", "MODEL_CONFIG_KEYS")),
+)
+
+
+def _released_files_missing(model_config: dict) -> str | None:
+    """`rapid run` refuses (before Ray starts) where the released files are not on this machine;
+    `rapid submit` and `rapid validate` only note it: the cluster's nodes may have them."""
+    missing = [f"model_config.{key}: {model_config[key]}" for key in ("model", "weights")
+               if isinstance(model_config.get(key), str) and not os.path.exists(model_config[key])]
+    if not missing:
+        return None
+    return f"VPT's released files are not here: {', '.join(missing)}; every node that runs the job needs them"
+
+
+MODULES.add(
+    "vpt_released",
+    lambda: import_attr("rapid.policies.vpt_module", "VPTReleasedModule"),
+    "VPT's released policy (.model/.weights): IMPALA CNN -> causal memory transformer -> 8641 button + 121 camera heads",
+    config_fields=lambda: set(import_attr("rapid.policies.vpt_module", "MODEL_CONFIG_KEYS")),
+    check_machine=_released_files_missing,
 )
 
 

@@ -56,7 +56,7 @@ class CrafterBackend:
         return Frame(image, self._inventory(self.env._player.inventory), frozenset(), False)
 
     def step(self, action: int) -> Frame:
-        image, _, done, info = self.env.step(action)
+        image, _, done, info = self.env.step(int(action))
         obtained = frozenset(name for name, count in info["achievements"].items() if count > 0)
         dead = bool(done) and info["discount"] == 0  # Crafter's discount is 0 at death only
         return Frame(image, self._inventory(info["inventory"]), obtained, dead, bool(done) and not dead)

@@ -13,7 +13,7 @@ import subprocess
 import threading
 from collections import deque
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, Literal, NoReturn
 
 import numpy as np
 from gymnasium import spaces
@@ -27,8 +27,10 @@ from rapid.envs.minecraft.minerl_actions import (
     action_dict,
     frame,
     inventory_vector,
+    noop_action,
 )
 from rapid.envs.minecraft.minerl_worker import read_message, write_message
+from rapid.envs.minecraft.vpt_actions import N_BUTTONS, N_CAMERA, to_minerl
 from rapid.platform.plugins import Strict
 
 WORKER = Path(__file__).with_name("minerl_worker.py")
@@ -45,6 +47,9 @@ class MineRLSettings(Strict):
                                     f"else {DEFAULT_PYTHON}, where clusters/Dockerfile builds it)")
     image_size: int = Field(64, ge=8, le=640, description="the agent's view: MineRL's 640x360 view resized to a square")
     camera_step: float = Field(15.0, gt=0.0, le=180.0, description="degrees each camera action turns the view")
+    actions: Literal["macros", "vpt"] = Field(
+        "macros", description="macros: a Discrete set of useful actions; vpt: VPT's MultiDiscrete([8641 buttons, 121 camera])"
+    )
 
 
 def _one_line(text: str) -> str:
@@ -83,7 +88,8 @@ class MineRLBackend:
 
     def __init__(self, settings: MineRLSettings | None = None, close_timeout_s: float = 30.0) -> None:
         self.settings = settings if settings is not None else MineRLSettings()
-        self.action_space = spaces.Discrete(len(MINERL_ACTIONS))
+        self.action_space = (spaces.MultiDiscrete([N_BUTTONS, N_CAMERA]) if self.settings.actions == "vpt"
+                             else spaces.Discrete(len(MINERL_ACTIONS)))
         self.image_shape = (self.settings.image_size, self.settings.image_size, 3)
         self.close_timeout_s = close_timeout_s
         self._process: subprocess.Popen | None = None
@@ -103,11 +109,19 @@ class MineRLBackend:
         self._obtained = frozenset()
         return self._frame(header, arrays)
 
-    def step(self, action: int) -> Frame:
+    def step(self, action: Any) -> Frame:
         if self._start is None:
             raise RuntimeError("MineRLBackend.step before reset")
-        header, arrays = self._call({"op": "step", "action": action_dict(int(action), self.settings.camera_step)})
+        header, arrays = self._call({"op": "step", "action": self._minerl_action(action)})
         return self._frame(header, arrays)
+
+    def _minerl_action(self, action: Any) -> dict[str, Any]:
+        """MineRL's action dict: a macro's, or VPT's (buttons, camera) pair's (camera in degrees)."""
+        if self.settings.actions == "vpt":
+            buttons, camera = (int(a) for a in action)
+            pressed = to_minerl(buttons, camera)
+            return {**noop_action(), **pressed, "camera": [float(v) for v in pressed["camera"]]}  # JSON over the pipe
+        return action_dict(int(action), self.settings.camera_step)
 
     def render(self) -> np.ndarray:
         """MineRL's last full-size view (before resizing): a video's frame."""

@@ -98,7 +98,7 @@ class SimonSaysEnv(gym.Env):
         return self._observe(frame), {"task": self.task, "obtained": sorted(self._obtained), "new_items": []}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        frame = self.backend.step(int(action))
+        frame = self.backend.step(action)
         self._steps += 1
         new = frame.obtained - self._obtained
         self._obtained = frame.obtained

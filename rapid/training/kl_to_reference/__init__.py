@@ -4,6 +4,8 @@ as VPT's RL fine-tuning holds it near the behavioural-cloning policy (coefficien
 one loss (PPO, APPO, IMPALA) takes it.
 """
 
+from typing import Any
+
 from pydantic import Field
 
 from rapid.platform.plugins import Section, Strict
@@ -13,9 +15,20 @@ from rapid.platform.registry import SECTIONS, import_attr
 class KLToReference(Strict):
     """The section's settings."""
 
-    checkpoint: str = Field(..., description="the RLlib checkpoint (or vpt_bc checkpoint) of the frozen reference policy")
+    checkpoint: str | None = Field(
+        None, description="the RLlib (or vpt_bc) checkpoint of the frozen reference policy; null: the module's own weights as "
+        "built (a module that loads pretrained weights itself, as vpt_released does)"
+    )
     coeff: float = Field(0.2, ge=0, description="the KL's weight at the start (VPT: 0.2)")
     decay: float = Field(0.9995, gt=0, le=1, description="the weight's factor per iteration (VPT: 0.9995)")
+
+
+def _check(settings: KLToReference, job: Any) -> None:
+    """Without a checkpoint the reference is the module as built, before `init_checkpoint` loads into it."""
+    starts = [job.policy] if job.multi_agent is None else list(job.multi_agent.policies.values())
+    if settings.checkpoint is None and any(policy.init_checkpoint for policy in starts):
+        raise ValueError("checkpoint: name the reference's checkpoint; without one the reference would be the weights "
+                         "the module is built with, which init_checkpoint then replaces")
 
 
 SECTIONS.add(
@@ -23,6 +36,7 @@ SECTIONS.add(
     lambda: Section(
         schema=KLToReference,
         description="a decaying KL penalty to a frozen reference policy (VPT's fine-tuning)",
+        check=_check,
         check_env=lambda *args: import_attr("rapid.training.kl_to_reference.loss", "check_reference")(*args),
         loss_term=lambda settings, job: import_attr("rapid.training.kl_to_reference.loss", "KLToReferenceLoss")(settings, job),
     ),

@@ -10,9 +10,11 @@ the policy had at its start (STATE_IN, stored while sampling). The reference run
 sequences from that same state: the KL is then exactly 0 while the weights are equal, and
 measures how the two differ on the context the policy acted in. Running the reference from its
 own zero state at each sequence start instead would count its lost memory as a difference, a
-KL above 0 even for equal weights.
+KL above 0 even for equal weights. Without a checkpoint the reference is a frozen copy of the
+module as the learner built it: the pretrained weights of a module that loads them itself.
 """
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,7 @@ def check_reference(settings: Any, env: Any, job: Any) -> str | None:
     """Before Ray starts: the reference fits the job's module (a checkpoint not yet made is checked when its stage ends)."""
     from rapid.platform.spec_file import PENDING_OUTPUT
 
-    if settings.checkpoint.startswith(PENDING_OUTPUT) or "://" in settings.checkpoint:
+    if settings.checkpoint is None or settings.checkpoint.startswith(PENDING_OUTPUT) or "://" in settings.checkpoint:
         return None
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -88,8 +90,12 @@ class KLToReferenceLoss(LossTerm):
     def setup(self, learner: Learner) -> None:
         for module_id in learner.module.keys():
             if learner.should_module_be_updated(module_id):
-                reference = load_reference(self.settings.checkpoint, module_id, learner.module[module_id])
-                self.references[module_id] = reference.to(next(learner.module[module_id].parameters()).device)
+                module = learner.module[module_id]
+                if self.settings.checkpoint is None:
+                    reference = copy.deepcopy(module).eval().requires_grad_(False)
+                else:
+                    reference = load_reference(self.settings.checkpoint, module_id, module)
+                self.references[module_id] = reference.to(next(module.parameters()).device)
 
     def before_update(self, learner: Learner, timesteps: dict[str, Any]) -> None:
         iterations = timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0) / learner.config.total_train_batch_size
