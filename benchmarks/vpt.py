@@ -20,10 +20,11 @@ beat the alternatives at equal env steps?
    these episodes (the score's formula on achievement rates of task episodes, not the published
    protocol's 10,000-step episodes).
 
-The last line printed is one JSON object with every figure.
+The last line printed is one JSON object with every figure. With `--keep DIR` each part's figures
+are saved there as it ends, and a rerun with the same DIR goes on from the first part not done.
 
     python benchmarks/vpt.py --keep /tmp/vpt_bench
-    python benchmarks/vpt.py --quick          # the pipeline's smoke profile end to end: wiring and stage figures only
+    python benchmarks/vpt.py --quick          # parts 1-3 at the stages' smoke sizes (no cloning or fine-tuning): wiring only
 """
 
 import argparse
@@ -31,7 +32,9 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,10 +52,13 @@ SHARES = (0.01, 0.05, 0.2)
 PAPER_IDM_ACCURACY = 0.906
 EARLIER = ("collect_wood", "place_table", "make_wood_pickaxe", "collect_stone", "make_stone_pickaxe")
 TASK = "collect_iron"
+QUICK_IDM = {"clip": 8, "clips_per_epoch": 8, "batch_size": 2, "width": 16, "layers": 1, "heads": 2, "cnn_channels": [8]}
 
 
-def collect(storage: str, episodes: int) -> tuple[str, dict[str, float]]:
-    out = run_rapid(JOBS / "collect.yaml", [f"config.episodes={episodes}", "config.labelled_share=1.0"], storage, "collect")
+def collect(storage: str, episodes: int, profile: str | None) -> tuple[str, dict[str, float]]:
+    """The dataset, all episodes with their actions, and the collection's figures."""
+    out = run_rapid(JOBS / "collect.yaml", [f"config.episodes={episodes}", "config.labelled_share=1.0"], storage, "collect",
+                    profile)
     summary = json.loads((out["run"] / "summary.json").read_text())
     return summary["dataset"], {"collect_frames_per_s": summary["frames_per_s"], "demo_frames": summary["frames"],
                                 "demo_success": summary["episode_return_mean"]}
@@ -71,7 +77,7 @@ def with_share(source: str, target: str, share: float, test_from: int) -> str:
     return target
 
 
-def idm_part(dataset: str, storage: str, epochs: int) -> tuple[dict[str, float], dict[str, str]]:
+def idm_part(dataset: str, storage: str, epochs: int, sizes: dict[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
     """IDM accuracy per labelled share on the fixed test episodes; the datasets (each share's, and
     all training episodes labelled) and the 5% model's checkpoint, for the next stages."""
     episodes = load_episodes(dataset)
@@ -81,7 +87,7 @@ def idm_part(dataset: str, storage: str, epochs: int) -> tuple[dict[str, float],
     found = {"full": with_share(dataset, f"{storage}/share_1.0", 1.0, test_from)}
     for share in SHARES:
         data = with_share(dataset, f"{storage}/share_{share}", share, test_from)
-        trainable = IDMTrainable(config={"data": data, "validation_share": 0.1})
+        trainable = IDMTrainable(config={"data": data, "validation_share": 0.1, **sizes})
         start = time.perf_counter()
         for _ in range(epochs):
             result = trainable.train()
@@ -98,12 +104,16 @@ def idm_part(dataset: str, storage: str, epochs: int) -> tuple[dict[str, float],
     return figures, found
 
 
-def label_and_clone(found: dict[str, str], storage: str, epochs: int) -> tuple[dict[str, float], dict[str, str]]:
+def label(found: dict[str, str], storage: str) -> tuple[dict[str, float], str]:
     out = run_rapid(JOBS / "label.yaml", [f"config.data={found['share']}", f"config.idm={found['idm']}"], storage, "label")
-    label = json.loads((out["run"] / "summary.json").read_text())
-    figures = {"label_frames_per_s": label["frames_per_s"], "label_agreement": label["label_agreement"]}
+    summary = json.loads((out["run"] / "summary.json").read_text())
+    return {"label_frames_per_s": summary["frames_per_s"], "label_agreement": summary["label_agreement"]}, summary["dataset"]
+
+
+def clone(labelled: str, found: dict[str, str], storage: str, epochs: int) -> tuple[dict[str, float], dict[str, str]]:
+    figures: dict[str, float] = {}
     checkpoints = {}
-    for labels, data in (("pseudo", label["dataset"]), ("true", found["full"])):
+    for labels, data in (("pseudo", labelled), ("true", found["full"])):
         out = run_rapid(JOBS / "bc.yaml", [f"config.data={data}", f"config.labels={labels}", f"stop.iterations={epochs}"],
                         storage, "bc")
         summary = json.loads((out["run"] / "summary.json").read_text())
@@ -152,13 +162,6 @@ def finetune_part(bc: str, storage: str, budget: int, eval_episodes: int) -> dic
     return figures
 
 
-def quick(storage: str) -> dict[str, float]:
-    out = run_rapid(ROOT / "jobs" / "vpt_crafter.yaml", [], storage, "vpt_crafter", profile="smoke")
-    stage = {name: json.loads((out["run"] / name / "summary.json").read_text()) for name in ("collect", "label")}
-    return {"collect_frames_per_s": stage["collect"]["frames_per_s"], "label_frames_per_s": stage["label"]["frames_per_s"],
-            "pipeline_wall_s": out["wall_s"]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=300, help="demonstration episodes")
@@ -171,18 +174,23 @@ def main() -> None:
     args = parser.parse_args()
     storage = args.keep or tempfile.mkdtemp(prefix="vpt_bench_")
     Path(storage).mkdir(parents=True, exist_ok=True)
-    if args.quick:
-        result = quick(storage)
-    else:
-        full, result = collect(storage, args.episodes)
-        print(json.dumps(result), flush=True)
-        idm_figures, found = idm_part(full, storage, args.idm_epochs)
-        result.update(idm_figures, paper_idm_accuracy=PAPER_IDM_ACCURACY)
-        print(json.dumps(idm_figures), flush=True)
-        bc_figures, checkpoints = label_and_clone(found, storage, args.bc_epochs)
-        result.update(bc_figures)
-        print(json.dumps(bc_figures), flush=True)
-        result.update(finetune_part(checkpoints["pseudo"], storage, args.budget, args.eval_episodes))
+
+    def part(name: str, run: Callable[[], tuple[dict[str, float], Any]]) -> Any:
+        """A part's figures (added to the result) and what later parts need, from its saved file if done."""
+        saved = Path(storage, f"part_{name}.json")
+        figures, found = json.loads(saved.read_text()) if saved.exists() else run()
+        saved.write_text(json.dumps([figures, found]))
+        print(json.dumps(figures), flush=True)
+        result.update(figures)
+        return found
+
+    result: dict[str, float] = {"paper_idm_accuracy": PAPER_IDM_ACCURACY}
+    full = part("collect", lambda: collect(storage, 30 if args.quick else args.episodes, "smoke" if args.quick else None)[::-1])
+    found = part("idm", lambda: idm_part(full, storage, 2 if args.quick else args.idm_epochs, QUICK_IDM if args.quick else {}))
+    labelled = part("label", lambda: label(found, storage))
+    if not args.quick:
+        checkpoints = part("clone", lambda: clone(labelled, found, storage, args.bc_epochs))
+        part("finetune", lambda: (finetune_part(checkpoints["pseudo"], storage, args.budget, args.eval_episodes), None))
     print("\nfigure                                   value")
     for key, value in result.items():
         print(f"{key:40s} {value:.4g}")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import ray
 import torch
-from conftest import ROOT, Head, rapid, results_of, start_run, wait_until
+from conftest import ROOT, Head, embedded_env, rapid, results_of, start_run, wait_until
 from ray.rllib.core.columns import Columns
 
 from rapid.platform.datasets import Dataset
@@ -134,6 +134,39 @@ def test_the_kl_to_the_reference_is_zero_for_equal_weights_and_grows_as_the_poli
     assert 0 < kls[0] < kls[1] < kls[2]
 
 
+def test_the_kl_weight_decays_per_train_batch_of_env_steps_and_keeps_its_place_after_a_resume() -> None:
+    from types import SimpleNamespace
+
+    from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+    from rapid.training.kl_to_reference import KLToReference
+    from rapid.training.kl_to_reference.loss import KLToReferenceLoss
+
+    learner = SimpleNamespace(config=SimpleNamespace(total_train_batch_size=4096))
+    term = KLToReferenceLoss(KLToReference(checkpoint=None, coeff=0.2, decay=0.9995), job=None)
+    term.before_update(learner, {NUM_ENV_STEPS_SAMPLED_LIFETIME: 4096 * 1000})
+    assert term.coefficient == pytest.approx(0.2 * 0.9995**1000)
+    resumed = KLToReferenceLoss(KLToReference(checkpoint=None, coeff=0.2, decay=0.9995), job=None)
+    resumed.before_update(learner, {NUM_ENV_STEPS_SAMPLED_LIFETIME: 4096 * 1000})  # its first update after a resume
+    assert resumed.coefficient == term.coefficient
+
+
+def test_cloning_resumes_from_its_checkpoint_where_it_stopped(recorded: Dataset, tmp_path: Path) -> None:
+    config = {"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "true", "seq_len": 8,
+              "policy": {"module": "impala_lstm", "model_config": SMALL_POLICY}, "validation_share": 0.34}
+    first = BCTrainable(config=config)
+    first.train()
+    checkpoint = first.save(str(tmp_path / "bc")).checkpoint.path
+    going_on = first.train()
+    resumed = BCTrainable(config=config)
+    resumed.restore(checkpoint)
+    again = resumed.train()
+    assert again["epoch"] == going_on["epoch"] == 2
+    assert again["bc_loss"] == pytest.approx(going_on["bc_loss"], rel=1e-5)
+    first.stop()
+    resumed.stop()
+
+
 def test_a_reference_of_another_architecture_is_refused_with_its_keys_and_shapes(tmp_path: Path) -> None:
     _module(lstm_cell_size=16).save_to_path(tmp_path / "learner_group/learner/rl_module/default_policy")
     with pytest.raises(RapidError, match=r"lstm.weight_hh_l0: \(64, 16\) where the policy has \(128, 32\)"):
@@ -166,6 +199,9 @@ def test_bad_vpt_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
     released = rapid("run", "jobs/vpt_crafter/finetune_released.yaml", "--set", "env=simon_says",
                      "--set", "env_config={tasks: [collect_wood]}", "--set", f"storage_path={tmp_path}/results")
     assert released.returncode == 2 and "VPT's released files are not here: model_config.model: /models/vpt/" in released.stderr
+    too_many = rapid("run", "jobs/vpt_crafter/collect.yaml", "--profile", "cluster", "--set", f"storage_path={tmp_path}/results",
+                     env=embedded_env())
+    assert too_many.returncode == 2 and "asks for 64 CPU" in too_many.stderr, too_many.stderr
     no_idm = rapid("run", "jobs/vpt_crafter/label.yaml", "--set", f"config.data={tmp_path}",
                    "--set", f"config.idm={tmp_path}", "--set", f"storage_path={tmp_path}/results")
     assert no_idm.returncode == 2 and "no idm.pt; expected a checkpoint of the vpt_idm trainable" in no_idm.stderr

@@ -8,9 +8,10 @@ from rapid.platform.registry import DATA_STEPS, WRAPPERS, import_attr
 
 
 def _recorder() -> DataStep:
-    from rapid.platform.rollout_recorder import RecorderSettings, record_rollouts, recorder_inputs
+    from rapid.platform import rollout_recorder as recorder
 
-    return DataStep(schema=RecorderSettings, run=record_rollouts, metric="frames", inputs=recorder_inputs)
+    return DataStep(schema=recorder.RecorderSettings, run=recorder.record_rollouts, metric="frames",
+                    inputs=recorder.recorder_inputs, check=recorder.check_recorder, resources=recorder.recorder_resources)
 
 
 register_gymnasium_envs()

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from rapid.platform.run_dir import RunDir
+from rapid.platform.run_dir import RunDir, storage_uri
 
 DATASET = "dataset"
 PREFIX, SUFFIX = "part-", ".parquet"
@@ -21,7 +21,7 @@ class Dataset:
     """`<run>/dataset/`: `part-<name>.parquet` shards."""
 
     def __init__(self, uri: str) -> None:
-        self.dir = RunDir(uri)
+        self.dir = RunDir(storage_uri(uri))  # a relative path is taken from the current folder
         self.uri = self.dir.uri
 
     def shards(self) -> list[str]:

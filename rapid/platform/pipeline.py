@@ -46,7 +46,8 @@ def run_pipeline(job: PipelineJob, run: RunDir, restore: bool) -> dict[str, Any]
             print(f"\n== stage {stage.name} ({stage_job.kind}: {stage.spec})")
             summary = run_job(stage_job, stage_run, restore=resuming)
         outputs[stage.name] = summary
-        stages.append({"stage": stage.name, "status": summary["status"], "run_dir": stage_run.uri})
+        stages.append({"stage": stage.name, "status": summary["status"], "run_dir": stage_run.uri,
+                       "metric": summary.get("metric"), "value": summary.get("metric_last")})
         if summary["status"] != "finished":
             status = summary["status"]
             break

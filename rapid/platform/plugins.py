@@ -53,17 +53,20 @@ class DataStep:
 
     - `run(settings, out, restore)` writes parquet shards into `out` (a `datasets.Dataset`) and
       returns its figures; with `restore` it keeps the shards a killed run already wrote.
-    - `inputs(settings)`: the paths it reads, by key (`{"data": ...}`), checked before Ray starts.
-    - `check(settings)`: deeper checks once every input exists (a checkpoint of the right kind);
-      raise ValueError naming the key.
+    - `inputs(settings)`: the paths it reads, `{key: (path, what it should be)}`, checked before Ray starts.
+    - `check(settings)`: deeper checks once every input exists (a checkpoint of the right kind, an
+      env that builds); raise ValueError naming the key.
+    - `resources(settings)`: what it reserves at once (`{"CPU": actors}`): `rapid run` refuses a
+      job the cluster can never hold, where its actors would wait forever.
     - `metric`: the figure of `run`'s that the summary shows first (the rows it wrote, say).
     """
 
     schema: Any
     run: Callable[[Any, Any, bool], dict[str, float]]
     metric: str
-    inputs: Callable[[Any], dict[str, str]] = lambda settings: {}
+    inputs: Callable[[Any], dict[str, tuple[str, str]]] = lambda settings: {}
     check: Callable[[Any], None] | None = None
+    resources: Callable[[Any], dict[str, float]] = lambda settings: {}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from rapid.platform.plugins import SettingsError
 from rapid.platform.registry import ALGORITHMS, ENVS, MODULES, SCHEDULERS, SEARCHERS, TRAINABLES, WRAPPERS
 from rapid.platform.schema_errors import unknown_key
 from rapid.platform.spec import DataJob, Job, PipelineJob, RLlibJob, SweepJob
-from rapid.platform.spec_file import PENDING_OUTPUT, load_stage, sample_trial_config
+from rapid.platform.spec_file import checkable_here, load_stage, sample_trial_config
 from rapid.platform.trainable import RLlibJobTrainable, rllib_body
 
 
@@ -150,7 +150,7 @@ def check_starting_weights(job: RLlibJob) -> None:
     """Each `init_checkpoint` on this machine holds the weights it names. A URI (s3://...) is read
     where the job runs; an earlier pipeline stage's output does not exist before that stage runs."""
     for component, checkpoint in starting_weights(job).items():
-        if "://" in checkpoint or checkpoint.startswith(PENDING_OUTPUT):
+        if not checkable_here(checkpoint):
             continue
         key = "policy" if component == MODULE_WEIGHTS else f"multi_agent.policies.{component.rsplit('/', 1)[1]}"
         if not Path(checkpoint, component).exists():
@@ -165,11 +165,11 @@ def check_inputs(job: DataJob) -> None:
     """Each path a data step reads exists on this machine (a URI is read where the job runs; an
     earlier pipeline stage's output does not exist before that stage runs)."""
     here = True
-    for key, path in job.data_step.inputs(job.settings).items():
-        if "://" in path or path.startswith(PENDING_OUTPUT):
+    for key, (path, what) in job.data_step.inputs(job.settings).items():
+        if not checkable_here(path):
             here = False
         elif not Path(path).exists():
-            raise RapidError(f"job '{job.name}': config.{key}: {path}: no such file or folder")
+            raise RapidError(f"job '{job.name}': config.{key}: {path}: no such file or folder; expected {what} there")
     if here and job.data_step.check is not None:
         try:
             job.data_step.check(job.settings)
@@ -188,7 +188,7 @@ def trial_resources(job: RLlibJob | SweepJob | DataJob) -> dict[str, float] | No
     """What one trial of the job reserves, when that is known before it runs."""
     if isinstance(job, DataJob):
         check_inputs(job)
-        return None
+        return job.data_step.resources(job.settings) or None
     if isinstance(job, RLlibJob):
         check_starting_weights(job)
         check_env_config(job)

@@ -106,5 +106,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         ("checkpoint", summary.get("checkpoint") or "-"),
         ("plots", summary.get("plots") or "-"),
     ]
+    # A pipeline's stages, each with its own headline figure.
+    rows += [(f"stage {s['stage']}", f"{s['status']}, {s.get('metric')} {fmt_number(s.get('value'))}")
+             for s in summary.get("stages", [])]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)

@@ -13,6 +13,7 @@ writes only the shards it lacks and gets the same rows.
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -24,12 +25,13 @@ from pydantic import Field, field_validator, model_validator
 
 from rapid.platform.datasets import Dataset
 from rapid.platform.env_stack import make_env
+from rapid.platform.initial_weights import MODULE_WEIGHTS
 from rapid.platform.plugins import Strict
 from rapid.platform.registry import ENVS, PLAYERS
 from rapid.platform.spec_parts import MAX_ACTORS, registered
 
 # Where an RLlib checkpoint keeps the module of a single-agent job.
-MODULE_PATH = "learner_group/learner/rl_module/default_policy"
+MODULE_PATH = f"{MODULE_WEIGHTS}/default_policy"
 Policy = Callable[[Any, dict[str, Any]], Any]
 
 
@@ -195,8 +197,39 @@ class RecorderActor:
         return row
 
 
-def recorder_inputs(settings: RecorderSettings) -> dict[str, str]:
-    return {"checkpoint": settings.checkpoint} if settings.checkpoint else {}
+def recorder_inputs(settings: RecorderSettings) -> dict[str, tuple[str, str]]:
+    return {"checkpoint": (settings.checkpoint, "an RLlib checkpoint folder")} if settings.checkpoint else {}
+
+
+def recorder_resources(settings: RecorderSettings) -> dict[str, float]:
+    return {"CPU": float(settings.actors)}
+
+
+def check_recorder(settings: RecorderSettings) -> None:
+    """Before Ray starts: the env builds with its env_config and is single-agent, the observation
+    keys are its own, the player takes it, and the checkpoint holds a single-agent policy."""
+    from ray.rllib.env.multi_agent_env import MultiAgentEnv
+
+    try:
+        env = make_env(settings.env, settings.env_config)
+    except Exception as err:
+        raise ValueError(f"config.env_config: env '{settings.env}' does not build with it: {err}") from None
+    if isinstance(env, MultiAgentEnv):
+        raise ValueError(f"config.env: '{settings.env}' is multi-agent; the recorder steps single-agent envs")
+    space = env.observation_space
+    for key in settings.observation_keys or []:
+        if not isinstance(space, gym.spaces.Dict) or key not in space.spaces:
+            have = ", ".join(space.spaces) if isinstance(space, gym.spaces.Dict) else "none: not a Dict"
+            raise ValueError(f"config.observation_keys: '{key}' is not a key of the env's observations ({have})")
+    if settings.player is not None:
+        try:
+            PLAYERS.get(settings.player)(env.unwrapped, np.random.default_rng(0))
+        except (AttributeError, TypeError) as err:
+            raise ValueError(f"config.player: '{settings.player}' cannot play env '{settings.env}': {err}") from None
+    if settings.checkpoint is not None and not Path(settings.checkpoint, MODULE_PATH).exists():
+        raise ValueError(f"config.checkpoint: {settings.checkpoint}: no {MODULE_PATH} in it; expected a single-agent "
+                         "RLlib checkpoint")
+    env.close()
 
 
 def record_rollouts(settings: RecorderSettings, out: Dataset, restore: bool) -> dict[str, float]:

@@ -199,6 +199,12 @@ STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|dataset|r
 PENDING_OUTPUT = "/pending/stage/output"
 
 
+def checkable_here(path: str) -> bool:
+    """Whether this machine can look at `path` now: not a URI (read where the job runs) and not an
+    earlier pipeline stage's output, which does not exist before that stage runs."""
+    return "://" not in path and not path.startswith(PENDING_OUTPUT)
+
+
 def _fill(value: Any, outputs: dict[str, dict[str, Any]] | None) -> Any:
     if not isinstance(value, str):
         return value

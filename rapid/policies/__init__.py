@@ -53,14 +53,21 @@ MODULES.add(
 )
 
 
-def _released_files_missing(model_config: dict) -> str | None:
-    """`rapid run` refuses (before Ray starts) where the released files are not on this machine;
-    `rapid submit` and `rapid validate` only note it: the cluster's nodes may have them."""
+def _released_files_unusable(model_config: dict) -> str | None:
+    """`rapid run` refuses (before Ray starts) where the released files are not on this machine, or
+    where the weights do not fit the .model's network (naming keys and shapes); `rapid submit` and
+    `rapid validate` only note it: the cluster's nodes may have them."""
+    from rapid.platform.errors import RapidError
+
     missing = [f"model_config.{key}: {model_config[key]}" for key in ("model", "weights")
                if isinstance(model_config.get(key), str) and not os.path.exists(model_config[key])]
-    if not missing:
-        return None
-    return f"VPT's released files are not here: {', '.join(missing)}; every node that runs the job needs them"
+    if missing:
+        return f"VPT's released files are not here: {', '.join(missing)}; every node that runs the job needs them"
+    try:
+        import_attr("rapid.policies.vpt_module", "build_net")(model_config)
+    except RapidError as err:
+        return f"model_config: {err}"
+    return None
 
 
 MODULES.add(
@@ -68,7 +75,7 @@ MODULES.add(
     lambda: import_attr("rapid.policies.vpt_module", "VPTReleasedModule"),
     "VPT's released policy (.model/.weights): IMPALA CNN -> causal memory transformer -> 8641 button + 121 camera heads",
     config_fields=lambda: set(import_attr("rapid.policies.vpt_module", "MODEL_CONFIG_KEYS")),
-    check_machine=_released_files_missing,
+    check_machine=_released_files_unusable,
 )
 
 

@@ -73,6 +73,18 @@ def _check_spaces(observation_space: gym.Space, action_space: gym.Space, image_k
         )
 
 
+def build_net(model_config: dict[str, Any]) -> VPTPolicyNet:
+    """The network of a module's model_config, its released weights loaded (a RapidError names
+    the keys and shapes that do not fit)."""
+    own = {k: v for k, v in model_config.items() if k not in _RLLIB_KEYS}
+    cfg = validate_settings(VPTReleasedConfig, own, ("model_config",))
+    arch, temperature = resolve_arch(cfg)
+    net = VPTPolicyNet(arch, temperature)
+    if cfg.weights is not None:
+        load_weights(net, cfg.weights)
+    return net
+
+
 class VPTReleasedModule(TorchRLModule, ValueFunctionAPI):
     """VPT's released network acting through RLlib: logits of both heads, its value, its memory."""
 
@@ -83,11 +95,8 @@ class VPTReleasedModule(TorchRLModule, ValueFunctionAPI):
         # RLlib's connectors read max_seq_len from the module's own model_config.
         self.model_config = {**(self.model_config or {}), **cfg.model_dump()}
         self.image_key = cfg.image_key
-        arch, temperature = resolve_arch(cfg)
-        _check_spaces(self.observation_space, self.action_space, self.image_key, arch)
-        self.net = VPTPolicyNet(arch, temperature)
-        if cfg.weights is not None:
-            load_weights(self.net, cfg.weights)
+        self.net = build_net(own)
+        _check_spaces(self.observation_space, self.action_space, self.image_key, self.net.arch)
         self.action_dist_cls = Catalog._get_dist_cls_from_action_space(self.action_space, framework="torch")
 
     @override(TorchRLModule)

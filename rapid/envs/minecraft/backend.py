@@ -6,7 +6,7 @@ discrete action set; each step it returns a `Frame`. Which items were obtained i
 to say: Crafter counts achievements, MineRL watches inventory counts rise.
 """
 
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from gymnasium import spaces
@@ -27,12 +27,12 @@ class Backend(Protocol):
 
     items: tuple[str, ...]
     inventory_items: tuple[str, ...]
-    action_space: spaces.Discrete
+    action_space: spaces.Space  # Discrete, or MineRL's MultiDiscrete VPT pair
     image_shape: tuple[int, int, int]
 
     def reset(self, seed: int | None) -> Frame: ...
 
-    def step(self, action: int) -> Frame: ...
+    def step(self, action: Any) -> Frame: ...
 
     def render(self) -> np.ndarray: ...
 

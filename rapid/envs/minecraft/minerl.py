@@ -46,7 +46,7 @@ class MineRLSettings(Strict):
                         description="the interpreter of MineRL's own environment (default: $RAPID_MINERL_PYTHON, "
                                     f"else {DEFAULT_PYTHON}, where clusters/Dockerfile builds it)")
     image_size: int = Field(64, ge=8, le=640, description="the agent's view: MineRL's 640x360 view resized to a square")
-    camera_step: float = Field(15.0, gt=0.0, le=180.0, description="degrees each camera action turns the view")
+    camera_step: float = Field(15.0, gt=0.0, le=180.0, description="degrees each camera macro turns the view (macros only)")
     actions: Literal["macros", "vpt"] = Field(
         "macros", description="macros: a Discrete set of useful actions; vpt: VPT's MultiDiscrete([8641 buttons, 121 camera])"
     )

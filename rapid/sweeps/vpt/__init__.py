@@ -27,17 +27,25 @@ def _schema_check(module: str, schema: str) -> Callable[..., None]:
 def _data_check(config: dict[str, Any], what: str) -> None:
     """The dataset a trainable reads exists (an earlier stage's is checked when that stage has run)."""
     from rapid.platform.datasets import Dataset
-    from rapid.platform.spec_file import PENDING_OUTPUT
+    from rapid.platform.spec_file import checkable_here
 
     data = config.get("data")
-    if isinstance(data, str) and "://" not in data and not data.startswith(PENDING_OUTPUT) and not Dataset(data).shards():
-        raise RapidError(f"{what}: config.data: {data}: no dataset there (expected a folder of part-*.parquet shards)")
+    if not isinstance(data, str) or not checkable_here(data):
+        return
+    try:
+        table = Dataset(data).read_table(columns=["labelled"])
+    except FileNotFoundError:
+        raise RapidError(f"{what}: config.data: {data}: no dataset there (expected a folder of part-*.parquet shards)") from None
+    if sum(table["labelled"].to_pylist()) < 2:
+        raise RapidError(f"{what}: config.data: {data} has fewer than 2 episodes with actions; the model trains on some "
+                         "and holds others out: record more episodes or a larger labelled_share")
 
 
 def _label_step() -> DataStep:
-    from rapid.sweeps.vpt.label import LabelSettings, check_label_inputs, label_dataset, label_inputs
+    from rapid.sweeps.vpt import label
 
-    return DataStep(schema=LabelSettings, run=label_dataset, metric="frames", inputs=label_inputs, check=check_label_inputs)
+    return DataStep(schema=label.LabelSettings, run=label.label_dataset, metric="frames", inputs=label.label_inputs,
+                    check=label.check_label_inputs, resources=label.label_resources)
 
 
 TRAINABLES.add(

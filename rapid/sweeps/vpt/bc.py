@@ -24,14 +24,13 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from torch import nn
 
 from rapid.platform.env_stack import make_env
+from rapid.platform.initial_weights import MODULE_WEIGHTS
 from rapid.platform.plugins import Strict, validate_settings
 from rapid.platform.registry import MODULES
-from rapid.platform.rollout_recorder import MODULE_PATH
 from rapid.platform.spec_parts import Policy
 from rapid.sweeps.vpt.episodes import Episode, load_episodes, split
 
 POLICY = "default_policy"
-MODULES_PATH = MODULE_PATH.rsplit("/", 1)[0]  # the MultiRLModule's folder in an RLlib checkpoint
 TRAINER_FILE = "bc.pt"
 
 
@@ -79,8 +78,10 @@ class BCTrainable(tune.Trainable):
             raise ValueError(f"config.data: {self.cfg.data} has episodes with neither actions nor pseudo_action; label it first")
         train, self.held_out = split(episodes, self.cfg.validation_share)
         self.train_episodes = [(e.frames, _targets(e, self.cfg.labels)) for e in train]
+        # The trial's GPU when it reserved one (Ray hides the others), else the CPU.
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.modules = build_policy(self.cfg)
-        self.module = self.modules[POLICY]
+        self.module = self.modules[POLICY].to(self.device)
         self.image_key = self.module.model_config.get("image_key", "image")
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.cfg.lr)
         self.epoch = 0
@@ -96,14 +97,14 @@ class BCTrainable(tune.Trainable):
             frames[row, :len(actions)] = episode_frames[:-1]
             targets[row, :len(actions)], mask[row, :len(actions)] = actions, True
         initial = self.module.get_initial_state()
-        state = {k: torch.from_numpy(np.stack([v] * len(batch))) for k, v in initial.items()}
+        state = {k: torch.from_numpy(np.stack([v] * len(batch))).to(self.device) for k, v in initial.items()}
         total, right, count = 0.0, 0, 0
         for start in range(0, longest, self.cfg.seq_len):
             part = slice(start, start + self.cfg.seq_len)
-            obs = {self.image_key: torch.from_numpy(frames[:, part])}
+            obs = {self.image_key: torch.from_numpy(frames[:, part]).to(self.device)}
             out = self.module.forward_train({Columns.OBS: obs, Columns.STATE_IN: state})
             logits = out[Columns.ACTION_DIST_INPUTS]
-            want, valid = torch.from_numpy(targets[:, part]), torch.from_numpy(mask[:, part])
+            want, valid = torch.from_numpy(targets[:, part]).to(self.device), torch.from_numpy(mask[:, part]).to(self.device)
             loss = nn.functional.cross_entropy(logits[valid], want[valid], reduction="sum")
             if learn:
                 self.optimizer.zero_grad()
@@ -129,11 +130,12 @@ class BCTrainable(tune.Trainable):
         return {"bc_loss": total / count, "bc_accuracy": right / max(1, seen), "epoch": self.epoch, "frames": count}
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
-        self.modules.save_to_path(Path(checkpoint_dir) / MODULES_PATH)
-        torch.save({"optimizer": self.optimizer.state_dict(), "epoch": self.epoch}, Path(checkpoint_dir) / TRAINER_FILE)
+        self.modules.save_to_path(Path(checkpoint_dir) / MODULE_WEIGHTS)
+        torch.save({"optimizer": self.optimizer.state_dict(), "epoch": self.epoch, "rng": self.rng.bit_generator.state},
+                   Path(checkpoint_dir) / TRAINER_FILE)
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        self.modules.restore_from_path(Path(checkpoint_dir) / MODULES_PATH)
-        state = torch.load(Path(checkpoint_dir) / TRAINER_FILE, weights_only=False)
+        self.modules.restore_from_path(Path(checkpoint_dir) / MODULE_WEIGHTS)
+        state = torch.load(Path(checkpoint_dir) / TRAINER_FILE, map_location=self.device, weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = state["epoch"]
+        self.epoch, self.rng.bit_generator.state = state["epoch"], state["rng"]

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 from ray import tune
 from torch import nn
 
 from rapid.platform.plugins import Strict, validate_settings
+from rapid.platform.schema_errors import KeyProblem
 from rapid.policies.inverse_dynamics import InverseDynamicsModel
 from rapid.sweeps.vpt.episodes import Episode, load_episodes, split
 
@@ -36,8 +37,16 @@ class IDMConfig(Strict):
     width: int = Field(256, ge=8)
     layers: int = Field(2, ge=1)
     heads: int = Field(4, ge=1)
-    temporal_kernel: int = Field(5, ge=1, description="frames the 3D convolution spans (odd)")
+    temporal_kernel: int = Field(5, ge=1, description="frames the 3D convolution spans (odd: as many before a frame as after)")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "IDMConfig":
+        if self.width % self.heads:
+            raise KeyProblem("heads", f"{self.heads} heads must divide width {self.width}")
+        if self.temporal_kernel % 2 == 0:
+            raise KeyProblem("temporal_kernel", f"{self.temporal_kernel}: expected an odd number of frames")
+        return self
 
 
 def build_idm(cfg: IDMConfig, image_shape: tuple[int, int, int]) -> InverseDynamicsModel:
@@ -52,12 +61,12 @@ def build_idm(cfg: IDMConfig, image_shape: tuple[int, int, int]) -> InverseDynam
 def label_episode(model: InverseDynamicsModel, frames: np.ndarray, clip: int) -> np.ndarray:
     """The model's action for each of an episode's transitions, clip by clip (the last clip ends
     at the episode's end, so every transition sees up to `clip` neighbours)."""
-    steps = len(frames) - 1
+    steps, device = len(frames) - 1, next(model.parameters()).device
     labels = np.zeros(steps, np.int64)
     for start in range(0, steps, clip):
         first = max(0, min(start, steps - clip))
-        window = torch.from_numpy(frames[first:first + clip + 1]).unsqueeze(0)
-        labels[first:first + clip] = model(window).argmax(-1)[0].numpy()
+        window = torch.from_numpy(frames[first:first + clip + 1]).unsqueeze(0).to(device)
+        labels[first:first + clip] = model(window).argmax(-1)[0].cpu().numpy()
     return labels
 
 
@@ -77,7 +86,9 @@ class IDMTrainable(tune.Trainable):
             raise ValueError(
                 f"config.data: {self.cfg.data} has fewer than 2 labelled episodes; record more or a larger labelled_share"
             )
-        self.model = build_idm(self.cfg, self.train_episodes[0].frames.shape[1:])
+        # The trial's GPU when it reserved one (Ray hides the others), else the CPU.
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = build_idm(self.cfg, self.train_episodes[0].frames.shape[1:]).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
         counts = np.bincount(np.concatenate([e.actions for e in self.train_episodes]), minlength=self.cfg.actions)
         held = np.concatenate([e.actions for e in self.held_out])
@@ -95,7 +106,7 @@ class IDMTrainable(tune.Trainable):
             start = int(self.rng.integers(len(episode.actions) - length + 1))
             frames.append(episode.frames[start:start + length + 1])
             actions.append(episode.actions[start:start + length])
-        return torch.from_numpy(np.stack(frames)), torch.from_numpy(np.stack(actions))
+        return torch.from_numpy(np.stack(frames)).to(self.device), torch.from_numpy(np.stack(actions)).to(self.device)
 
     def step(self) -> dict[str, Any]:
         self.model.train()
@@ -119,15 +130,15 @@ class IDMTrainable(tune.Trainable):
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         torch.save(
             {"config": self.cfg.model_dump(), "image_shape": self.train_episodes[0].frames.shape[1:], "epoch": self.epoch,
-             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()},
+             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "rng": self.rng.bit_generator.state},
             Path(checkpoint_dir) / CHECKPOINT_FILE,
         )
 
     def load_checkpoint(self, checkpoint_dir: str) -> None:
-        state = torch.load(Path(checkpoint_dir) / CHECKPOINT_FILE, weights_only=False)
+        state = torch.load(Path(checkpoint_dir) / CHECKPOINT_FILE, map_location=self.device, weights_only=False)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.epoch = state["epoch"]
+        self.epoch, self.rng.bit_generator.state = state["epoch"], state["rng"]
 
 
 def load_idm(checkpoint: str) -> tuple[InverseDynamicsModel, int]:
@@ -135,7 +146,7 @@ def load_idm(checkpoint: str) -> tuple[InverseDynamicsModel, int]:
     path = Path(checkpoint) / CHECKPOINT_FILE
     if not path.exists():
         raise ValueError(f"config.idm: {checkpoint}: no {CHECKPOINT_FILE}; expected a checkpoint of the vpt_idm trainable")
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=False)
     cfg = IDMConfig.model_validate(state["config"])
     model = build_idm(cfg, tuple(state["image_shape"]))
     model.load_state_dict(state["model"])

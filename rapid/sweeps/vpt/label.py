@@ -46,8 +46,12 @@ class Labeller:
         return batch.append_column(PSEUDO_ACTION, pa.array(labels, pa.list_(pa.int64())))
 
 
-def label_inputs(settings: LabelSettings) -> dict[str, str]:
-    return {"data": settings.data, "idm": settings.idm}
+def label_inputs(settings: LabelSettings) -> dict[str, tuple[str, str]]:
+    return {"data": (settings.data, "a recorded dataset (part-*.parquet)"), "idm": (settings.idm, "a vpt_idm checkpoint")}
+
+
+def label_resources(settings: LabelSettings) -> dict[str, float]:
+    return {"CPU": float(settings.actors)}
 
 
 def check_label_inputs(settings: LabelSettings) -> None:
@@ -56,9 +60,12 @@ def check_label_inputs(settings: LabelSettings) -> None:
 
 
 def label_dataset(settings: LabelSettings, out: Dataset, restore: bool) -> dict[str, float]:
-    """Label every episode; Ray Data cannot resume a pass midway, so a resumed one starts afresh."""
+    """Label every episode; Ray Data cannot resume a pass midway, so a resumed one starts afresh.
+
+    The dataset is read before the labelling actors start: actors that hold every CPU would leave
+    none for Ray Data's read tasks, and the pass would wait forever."""
     out.clear()
-    source = ray.data.read_parquet(Dataset(settings.data).uri)
+    source = ray.data.read_parquet(Dataset(settings.data).uri).materialize()
     labelled = source.map_batches(
         Labeller,
         fn_constructor_kwargs={"checkpoint": settings.idm},

@@ -24,9 +24,11 @@ class KLToReference(Strict):
 
 
 def _check(settings: KLToReference, job: Any) -> None:
-    """Without a checkpoint the reference is the module as built, before `init_checkpoint` loads into it."""
-    starts = [job.policy] if job.multi_agent is None else list(job.multi_agent.policies.values())
-    if settings.checkpoint is None and any(policy.init_checkpoint for policy in starts):
+    """One policy (its reference is the checkpoint's default_policy); without a checkpoint the
+    reference is the module as built, before `init_checkpoint` loads into it."""
+    if job.multi_agent is not None:
+        raise ValueError("holds one policy to its reference; a multi_agent job is not supported")
+    if settings.checkpoint is None and job.policy.init_checkpoint:
         raise ValueError("checkpoint: name the reference's checkpoint; without one the reference would be the weights "
                          "the module is built with, which init_checkpoint then replaces")
 

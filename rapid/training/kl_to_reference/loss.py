@@ -62,9 +62,9 @@ def load_reference(checkpoint: str, module_id: str, like: torch.nn.Module) -> RL
 
 def check_reference(settings: Any, env: Any, job: Any) -> str | None:
     """Before Ray starts: the reference fits the job's module (a checkpoint not yet made is checked when its stage ends)."""
-    from rapid.platform.spec_file import PENDING_OUTPUT
+    from rapid.platform.spec_file import checkable_here
 
-    if settings.checkpoint is None or settings.checkpoint.startswith(PENDING_OUTPUT) or "://" in settings.checkpoint:
+    if settings.checkpoint is None or not checkable_here(settings.checkpoint):
         return None
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
