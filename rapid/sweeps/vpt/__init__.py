@@ -8,17 +8,20 @@ from collections.abc import Callable
 from typing import Any
 
 from rapid.platform.errors import RapidError
-from rapid.platform.plugins import DataStep, SettingsError, validate_settings
+from rapid.platform.plugins import DataStep, validate_settings
 from rapid.platform.registry import DATA_STEPS, TRAINABLES, import_attr
 
 
-def _schema_check(module: str, schema: str) -> Callable[..., None]:
-    """A trainable's `check_config`: its config against its schema, errors under `config.`."""
+def _schema_check(module: str, schema: str, deeper: str | None = None) -> Callable[..., None]:
+    """A trainable's `check_config`: its config against its schema (then `deeper(config)`, which
+    raises ValueError naming the key), errors under `config.`."""
 
     def check(config: dict[str, Any], source: str, lines: dict | None = None) -> None:
         try:
             validate_settings(import_attr(module, schema), config, ("config",))
-        except SettingsError as err:
+            if deeper is not None:
+                import_attr(module, deeper)(config)
+        except ValueError as err:  # a SettingsError too
             raise RapidError(f"{source}: {err}") from None
 
     return check
@@ -60,7 +63,7 @@ TRAINABLES.add(
     "vpt_bc",
     lambda: import_attr("rapid.sweeps.vpt.bc", "BCTrainable"),
     "behavioural cloning of a recurrent RLModule on (pseudo-)labelled episodes; checkpoints an RLlib job starts from",
-    check_config=_schema_check("rapid.sweeps.vpt.bc", "BCConfig"),
+    check_config=_schema_check("rapid.sweeps.vpt.bc", "BCConfig", "check_bc_config"),
     check_data=_data_check,
     path_keys=("data",),
 )

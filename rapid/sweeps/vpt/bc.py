@@ -62,6 +62,34 @@ def build_policy(cfg: BCConfig) -> Any:
     return MultiRLModuleSpec(rl_module_specs={POLICY: spec}).build()
 
 
+def frames_batch(module: Any, frames: np.ndarray, state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The batch the module learns from: the recorded frames (B, T, H, W, C) under its image key."""
+    image_key = module.model_config.get("image_key", "image")
+    return {Columns.OBS: {image_key: torch.from_numpy(frames).to(state_device(state))}, Columns.STATE_IN: state}
+
+
+def state_device(state: dict[str, torch.Tensor]) -> torch.device:
+    return next(iter(state.values())).device
+
+
+def check_bc_config(config: dict[str, Any]) -> None:
+    """The module learns from frames alone: one step of it on a blank frame, before any trial starts."""
+    cfg = validate_settings(BCConfig, config, ("config",))
+    module = build_policy(cfg)[POLICY]
+    space = module.observation_space
+    image_key = module.model_config.get("image_key", "image")
+    if not hasattr(space, "spaces") or image_key not in space.spaces:
+        raise ValueError(f"config.policy: the module's image key '{image_key}' is not an observation of env '{cfg.env}'")
+    frames = np.zeros((1, 1, *space[image_key].shape), np.uint8)
+    state = {k: torch.from_numpy(v[None]) for k, v in module.get_initial_state().items()}
+    try:
+        with torch.no_grad():
+            module.forward_train(frames_batch(module, frames, state))
+    except KeyError as err:
+        raise ValueError(f"config.policy.model_config: the module reads observation {err}, but recorded episodes hold "
+                         "frames only; turn that input off (null), as VPT's pixel-only policy") from None
+
+
 def _targets(episode: Episode, labels: str) -> np.ndarray | None:
     if labels == "true" or episode.pseudo is None:
         return episode.actions
@@ -82,7 +110,6 @@ class BCTrainable(tune.Trainable):
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.modules = build_policy(self.cfg)
         self.module = self.modules[POLICY].to(self.device)
-        self.image_key = self.module.model_config.get("image_key", "image")
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.cfg.lr)
         self.epoch = 0
 
@@ -101,8 +128,7 @@ class BCTrainable(tune.Trainable):
         total, right, count = 0.0, 0, 0
         for start in range(0, longest, self.cfg.seq_len):
             part = slice(start, start + self.cfg.seq_len)
-            obs = {self.image_key: torch.from_numpy(frames[:, part]).to(self.device)}
-            out = self.module.forward_train({Columns.OBS: obs, Columns.STATE_IN: state})
+            out = self.module.forward_train(frames_batch(self.module, frames[:, part], state))
             logits = out[Columns.ACTION_DIST_INPUTS]
             want, valid = torch.from_numpy(targets[:, part]).to(self.device), torch.from_numpy(mask[:, part]).to(self.device)
             loss = nn.functional.cross_entropy(logits[valid], want[valid], reduction="sum")
