@@ -120,7 +120,7 @@ def clone(labelled: str, found: dict[str, str], storage: str, epochs: int) -> tu
         table = out["table"]
         figures[f"bc_loss/{labels}"] = table["bc_loss"][-1]
         figures[f"bc_accuracy/{labels}"] = table["bc_accuracy"][-1]
-        figures[f"bc_frames_per_s/{labels}"] = sum(table["frames"]) / sum(table["time_this_iter_s"])
+        figures[f"bc_frames_per_s/{labels}"] = sum(table["frames"]) / sum(table["iteration_s"])
         checkpoints[labels] = summary["checkpoint"]
     return figures, checkpoints
 
