@@ -113,7 +113,7 @@ def label(found: dict[str, str], storage: str) -> tuple[dict[str, float], str]:
 def clone(labelled: str, found: dict[str, str], storage: str, epochs: int) -> tuple[dict[str, float], dict[str, str]]:
     figures: dict[str, float] = {}
     checkpoints = {}
-    for labels, data in (("pseudo", labelled), ("true", found["full"])):
+    for labels, data in (("pseudo", labelled), ("recorded", found["full"])):
         out = run_rapid(JOBS / "bc.yaml", [f"config.data={data}", f"config.labels={labels}", f"stop.iterations={epochs}"],
                         storage, "bc")
         summary = json.loads((out["run"] / "summary.json").read_text())

@@ -102,7 +102,7 @@ def test_pseudo_labels_cover_every_frame(recorded: Dataset, tmp_path: Path) -> N
 
 
 def test_behavioural_cloning_on_recorded_actions_moves_its_loss_down(recorded: Dataset) -> None:
-    trainable = BCTrainable(config={"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "true",
+    trainable = BCTrainable(config={"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "recorded",
                                     "policy": {"module": "impala_lstm", "model_config": SMALL_POLICY}, "seq_len": 8,
                                     "lr": 1e-3, "validation_share": 0.34})
     losses = [trainable.train()["bc_loss"] for _ in range(4)]
@@ -152,7 +152,7 @@ def test_the_kl_weight_decays_per_train_batch_of_env_steps_and_keeps_its_place_a
 
 
 def test_cloning_resumes_from_its_checkpoint_where_it_stopped(recorded: Dataset, tmp_path: Path) -> None:
-    config = {"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "true", "seq_len": 8,
+    config = {"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "recorded", "seq_len": 8,
               "policy": {"module": "impala_lstm", "model_config": SMALL_POLICY}, "validation_share": 0.34}
     first = BCTrainable(config=config)
     first.train()

@@ -6,7 +6,7 @@ The module is the one the fine-tuning job names (`policy:`), built for the space
 fine-tunes on (`env`, `env_config`). Episodes are cut into sequences of `seq_len` steps and run in
 order with the recurrent state carried from one sequence to the next (truncated backpropagation
 through time), as the policy runs when it acts. `labels: pseudo` clones the inverse dynamics
-model's labels on every episode (the recorded actions where a row has them); `labels: true`
+model's labels on every episode (the recorded actions where a row has them); `labels: recorded`
 clones the recorded actions of the labelled episodes only (record with labelled_share 1 for the
 upper reference on the same episodes). The report gives the accuracy on held-out labelled episodes.
 """
@@ -37,11 +37,11 @@ TRAINER_FILE = "bc.pt"
 class BCConfig(Strict):
     """config of a `vpt_bc` sweep."""
 
-    data: str = Field(..., description="a labelled dataset ({label.dataset}), or a recorded one with labels: true")
+    data: str = Field(..., description="a labelled dataset ({label.dataset}), or a recorded one with labels: recorded")
     env: str = Field(..., description="the env the policy will act in (its spaces shape the module)")
     env_config: dict[str, Any] = {}
     policy: Policy = Field(..., description="the RLModule, as the fine-tuning job names it")
-    labels: Literal["pseudo", "true"] = Field("pseudo", description="clone the model's labels, or only recorded actions")
+    labels: Literal["pseudo", "recorded"] = Field("pseudo", description="clone the model's labels, or only recorded actions")
     seq_len: int = Field(32, ge=1, description="steps per sequence of truncated backpropagation through time")
     batch_episodes: int = Field(8, ge=1, description="episodes stepped side by side")
     lr: float = Field(3e-4, gt=0)
@@ -91,7 +91,7 @@ def check_bc_config(config: dict[str, Any]) -> None:
 
 
 def _targets(episode: Episode, labels: str) -> np.ndarray | None:
-    if labels == "true" or episode.pseudo is None:
+    if labels == "recorded" or episode.pseudo is None:
         return episode.actions
     return episode.actions if episode.actions is not None else episode.pseudo
 
@@ -101,7 +101,7 @@ class BCTrainable(tune.Trainable):
         self.cfg = validate_settings(BCConfig, config, ("config",))
         torch.manual_seed(self.cfg.seed)
         self.rng = np.random.default_rng(self.cfg.seed)
-        episodes = load_episodes(self.cfg.data, labelled_only=self.cfg.labels == "true")
+        episodes = load_episodes(self.cfg.data, labelled_only=self.cfg.labels == "recorded")
         if self.cfg.labels == "pseudo" and any(e.pseudo is None and e.actions is None for e in episodes):
             raise ValueError(f"config.data: {self.cfg.data} has episodes with neither actions nor pseudo_action; label it first")
         train, self.held_out = split(episodes, self.cfg.validation_share)
