@@ -91,7 +91,7 @@ def test_repeated_key_is_an_error(tmp_path: Path) -> None:
 
 def test_unknown_kind_suggests_the_closest(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, GOOD.replace("kind: rllib", "kind: rlib")))
-    assert "kind: expected one of rllib, sweep, pipeline, got 'rlib' (did you mean 'rllib'?)" in message
+    assert "kind: expected one of rllib, sweep, data, pipeline, got 'rlib' (did you mean 'rllib'?)" in message
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_pipeline_stage_references_must_name_earlier_stages(tmp_path: Path) -> N
 
 def test_a_pipeline_cannot_be_its_own_stage(tmp_path: Path) -> None:
     path = write(tmp_path, "kind: pipeline\nstages:\n  - {name: again, spec: pipe.yaml}\n", "pipe.yaml")
-    assert "kind: expected one of rllib, sweep, got 'pipeline'" in error_of(path)
+    assert "kind: expected one of rllib, sweep, data, got 'pipeline'" in error_of(path)
 
 
 def test_stop_on_a_metric_the_job_never_reports(tmp_path: Path) -> None:
