@@ -10,7 +10,7 @@ from typing import Any
 from rapid.platform.data_stage import run_data_job
 from rapid.platform.preflight import preflight
 from rapid.platform.results import read_summary, write_summary
-from rapid.platform.run_dir import SPEC, TUNER_STATE, RunDir
+from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.runner import run_tune_job
 from rapid.platform.spec import DataJob, Job, PipelineJob
 from rapid.platform.spec_file import load_run_job, load_stage
@@ -23,7 +23,7 @@ def run_job(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
     if isinstance(job, DataJob):
         return run_data_job(job, run, restore)
     # A run killed before Tune saved its first state has nothing to restore: start it afresh.
-    return run_tune_job(job, run, restore=restore and run.exists(TUNER_STATE))
+    return run_tune_job(job, run, restore=restore and run.resumable())
 
 
 def run_pipeline(job: PipelineJob, run: RunDir, restore: bool) -> dict[str, Any]:

@@ -108,6 +108,13 @@ class RunDir:
             out.write(data)
         self.fs.move(temporary, target)
 
+    def resumable(self) -> bool:
+        """Tune wrote its tuner and its first experiment state: a run killed between the two (in
+        its first seconds) has nothing Tune can restore, and starts afresh."""
+        selector = pafs.FileSelector(self.root, allow_not_found=True)
+        names = [info.base_name for info in self.fs.get_file_info(selector)]
+        return TUNER_STATE in names and any(n.startswith("experiment_state-") and n.endswith(".json") for n in names)
+
     def read_bytes(self, relative: str) -> bytes:
         with self.fs.open_input_stream(f"{self.root}/{relative}") as src:
             return src.read()
