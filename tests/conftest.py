@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import pytest
 import ray
+import torch
 
 from rapid.platform.run_dir import read_metrics
 
@@ -202,6 +203,16 @@ def wait_for_recorded_checkpoint(run: Path, driver: subprocess.Popen) -> None:
     leaves a run that resumes from it."""
     newest = max(path.name for path in (run / "checkpoints").glob("checkpoint_*"))
     wait_until(lambda: recorded_checkpoint(run) >= newest, f"Tune's experiment state records no {newest}", 60, driver)
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models run far faster on one thread than on two busy cores (2 ms against 59 ms a step
+    for the entity-attention test's); a module opts in with `pytestmark`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

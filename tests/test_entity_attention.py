@@ -22,13 +22,7 @@ SMALL = {"embed_dim": 16, "heads": 4, "fc": 32, "lstm_cell_size": 16, "lidar_cha
 STATE_KEYS = {"actor_h", "actor_c", "critic_h", "critic_c"}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tiny models ran 30x faster on one thread than on two busy cores (2 ms vs 59 ms a step)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def obs_space(lidar: bool = True, entities: dict[str, tuple[int, int]] = ENTITIES) -> Dict:

@@ -25,13 +25,7 @@ ACTIONS = Discrete(N_ACTIONS)
 SMALL = {"cnn_channels": [8, 16, 16], "cnn_out": 32, "target_embedding": 8, "inventory_hidden": 8, "lstm_cell_size": 16}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small convolutions run faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def obs_space(size: tuple[int, int] = (32, 32)) -> Dict:

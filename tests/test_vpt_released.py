@@ -38,13 +38,7 @@ N_LOGITS = 8641 + 121
 NAMED_ACTIONS = gym.spaces.Dict(buttons=gym.spaces.Discrete(8641), camera=gym.spaces.Discrete(121))
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small convolutions run faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def released_shapes(args: dict[str, Any]) -> dict[str, tuple[int, ...]]:
