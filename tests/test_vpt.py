@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import pyarrow as pa
 import pytest
 import ray
 import torch
@@ -20,11 +21,11 @@ from ray.rllib.core.columns import Columns
 from rapid.platform.datasets import Dataset
 from rapid.platform.env_stack import make_env
 from rapid.platform.errors import RapidError
-from rapid.platform.rollout_recorder import RecorderSettings, decode_image, record_rollouts
+from rapid.platform.rollout_recorder import RecorderSettings, decode_image, encode_image, record_rollouts
 from rapid.policies.impala_lstm import ImpalaLSTMModule
 from rapid.sweeps.vpt.bc import BCTrainable
 from rapid.sweeps.vpt.idm import IDMTrainable
-from rapid.sweeps.vpt.label import LabelSettings, label_dataset
+from rapid.sweeps.vpt.label import LabelSettings, check_label_inputs, label_dataset
 from rapid.training.kl_to_reference.loss import kl_to, load_reference
 
 ENV_CONFIG = {"tasks": ["collect_iron"], "max_steps": 40, "area": [16, 16]}
@@ -100,6 +101,12 @@ def test_pseudo_labels_cover_every_frame(recorded: Dataset, tmp_path: Path) -> N
     for row in table.to_pylist():
         assert len(row["pseudo_action"]) == row["length"] and all(0 <= a < 17 for a in row["pseudo_action"])
     assert figures["frames"] == sum(table["length"].to_pylist()) and 0 <= figures["label_agreement"] <= 1
+    small = recorded.read_table().slice(0, 1)
+    frames = [[encode_image(decode_image(png)[::2, ::2]) for png in small["obs/image"][0].as_py()]]
+    small = small.set_column(small.column_names.index("obs/image"), "obs/image", pa.array(frames, pa.list_(pa.binary())))
+    Dataset(str(tmp_path / "small")).write_shard("0", small)
+    with pytest.raises(ValueError, match=r"labels frames of \(64, 64, 3\) \(H, W, C\), but config.data: .* frames of \(32, 32, 3\)"):
+        check_label_inputs(LabelSettings(data=str(tmp_path / "small"), idm=checkpoint))
 
 
 def test_behavioural_cloning_on_recorded_actions_moves_its_loss_down(recorded: Dataset) -> None:
@@ -203,6 +210,14 @@ def test_bad_vpt_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
     too_many = rapid("run", "jobs/vpt_crafter/collect.yaml", "--profile", "cluster", "--set", f"storage_path={tmp_path}/results",
                      env=embedded_env())
     assert too_many.returncode == 2 and "asks for 64 CPU" in too_many.stderr, too_many.stderr
+    elsewhere = rapid("validate", "jobs/vpt_crafter/label.yaml", "--set", "config.data=/mnt/cluster/demos",
+                      "--set", f"config.idm={tmp_path}")
+    assert elsewhere.returncode == 0 and "config.data: /mnt/cluster/demos" in elsewhere.stdout + elsewhere.stderr
+    kind = rapid("validate", pipeline, "--set", "stages=[{name: idm, spec: vpt_crafter/idm.yaml, set: {config.data: /mnt/demos}}, "
+                                                "{name: label, spec: vpt_crafter/label.yaml, set: {config.data: '{idm.dataset}'}}]")
+    assert kind.returncode == 2 and "stage 'idm' is a sweep job, which leaves checkpoint, run_dir; not a dataset" in kind.stderr
+    noise = rapid("validate", "jobs/vpt_crafter/collect.yaml", "--set", "config.player_config={noise: 2}")
+    assert noise.returncode == 2 and "config.player_config: player 'crafter_tech_tree' refuses it: noise 2" in noise.stderr
     no_idm = rapid("run", "jobs/vpt_crafter/label.yaml", "--set", f"config.data={tmp_path}",
                    "--set", f"config.idm={tmp_path}", "--set", f"storage_path={tmp_path}/results")
     assert no_idm.returncode == 2 and "no idm.pt; expected a checkpoint of the vpt_idm trainable" in no_idm.stderr

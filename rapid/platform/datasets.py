@@ -38,9 +38,12 @@ class Dataset:
     def _path(self, name: str) -> str:
         return f"{self.dir.root}/{PREFIX}{name}{SUFFIX}"
 
+    def read_shard(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self._path(name), filesystem=self.dir.fs, columns=columns)
+
     def read_table(self, columns: list[str] | None = None) -> pa.Table:
         """The whole dataset in this process (small datasets, tests); Ray Data reads it in parallel."""
-        tables = [pq.read_table(self._path(name), filesystem=self.dir.fs, columns=columns) for name in self.shards()]
+        tables = [self.read_shard(name, columns) for name in self.shards()]
         if not tables:
             raise FileNotFoundError(f"{self.uri}: no parquet shards (part-*.parquet)")
         return pa.concat_tables(tables, promote_options="permissive")

@@ -15,7 +15,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.policy.policy import PolicySpec
 
 from rapid.platform.env_stack import make_env
-from rapid.platform.registry import MAPPINGS, MODULES
+from rapid.platform.registry import MAPPINGS
 from rapid.platform.spec import MultiAgent, RLlibJob
 
 
@@ -104,12 +104,7 @@ def configure_multi_agent(config: AlgorithmConfig, job: RLlibJob) -> None:
     specs = {}
     for name, policy in job.multi_agent.policies.items():
         observation_space, action_space = spaces[name]
-        specs[name] = RLModuleSpec(
-            module_class=MODULES.get(policy.module),
-            model_config=dict(policy.model_config_),
-            observation_space=observation_space,
-            action_space=action_space,
-        )
+        specs[name] = policy.module_spec(observation_space, action_space)
     set_modules(config, specs, policy_mapping(job.multi_agent), job.multi_agent.trained)
 
 

@@ -161,20 +161,25 @@ def check_starting_weights(job: RLlibJob) -> None:
             )
 
 
+def missing_inputs(job: DataJob) -> list[str]:
+    """Each path a data step reads that this machine lacks, one sentence each (a URI is read where
+    the job runs; an earlier pipeline stage's output does not exist before that stage runs)."""
+    return [
+        f"job '{job.name}': config.{key}: {path}: no such file or folder; expected {what} there"
+        for key, (path, what) in job.data_step.inputs(job.settings).items()
+        if checkable_here(path) and not Path(path).exists()
+    ]
+
+
 def check_inputs(job: DataJob) -> None:
-    """Each path a data step reads exists on this machine (a URI is read where the job runs; an
-    earlier pipeline stage's output does not exist before that stage runs)."""
-    here = True
-    for key, (path, what) in job.data_step.inputs(job.settings).items():
-        if not checkable_here(path):
-            here = False
-        elif not Path(path).exists():
-            raise RapidError(f"job '{job.name}': config.{key}: {path}: no such file or folder; expected {what} there")
-    if here and job.data_step.check is not None:
-        try:
-            job.data_step.check(job.settings)
-        except ValueError as err:
-            raise RapidError(f"job '{job.name}': {err}") from None
+    """The data step's own check of what it reads, where all of that is on this machine."""
+    inputs = [path for path, _ in job.data_step.inputs(job.settings).values()]
+    if job.data_step.check is None or not all(checkable_here(path) and Path(path).exists() for path in inputs):
+        return
+    try:
+        job.data_step.check(job.settings)
+    except ValueError as err:
+        raise RapidError(f"job '{job.name}': {err}") from None
 
 
 def _rllib_trial(job: Job) -> RLlibJob | None:
@@ -217,11 +222,14 @@ def _policies(job: RLlibJob) -> list[tuple[str, Any]]:
 
 
 def missing_data(job: Job) -> list[str]:
-    """What this machine lacks that the job needs where it runs, one sentence each: the data a
-    trainable's check finds missing (the CIFAR-10 files of a sweep that reads them from the
-    cluster's disk), or what an env's `check_machine` finds missing (MineRL's own interpreter)."""
+    """What this machine lacks that the job needs where it runs, one sentence each: the files a
+    data step reads, the data a trainable's check finds missing (the CIFAR-10 files of a sweep that
+    reads them from the cluster's disk), or what an env's `check_machine` finds missing (MineRL's
+    own interpreter)."""
     found = []
     for each in _jobs(job):
+        if isinstance(each, DataJob):
+            found.extend(missing_inputs(each))
         rllib = each if isinstance(each, RLlibJob) else _rllib_trial(each)
         check_machine = ENVS.entry(rllib.env).extra.get("check_machine") if rllib is not None else None
         lacking = check_machine(env_config_of(rllib.env, rllib.env_config)) if check_machine is not None else None

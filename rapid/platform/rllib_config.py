@@ -9,7 +9,6 @@ from typing import Any
 
 from ray import tune
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
-from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rapid.platform.env_stack import env_config_of, make_env, wrapper_stack
 from rapid.platform.episode_metrics import EpisodeMetric, log_final_info
@@ -51,10 +50,10 @@ def build_algorithm_config(job: RLlibJob, env: str | None = None, actors: dict[s
     )
     if job.multi_agent is not None:
         configure_multi_agent(config, job)
-    elif (module_class := MODULES.get(job.policy.module)) is None:
+    elif MODULES.get(job.policy.module) is None:
         config.rl_module(model_config=dict(job.policy.model_config_))
     else:
-        config.rl_module(rl_module_spec=RLModuleSpec(module_class=module_class, model_config=dict(job.policy.model_config_)))
+        config.rl_module(rl_module_spec=job.policy.module_spec())
     config.training(**job.training)
     for _, section, settings in job.plugin_sections():
         if section.configure is not None:

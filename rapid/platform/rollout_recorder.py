@@ -41,6 +41,7 @@ class RecorderSettings(Strict):
     env: str = Field(..., description="a registered env id (single-agent)")
     env_config: dict[str, Any] = Field({}, description="keyword arguments for the env (wrappers included)")
     player: str | None = Field(None, description="a registered scripted player (`rapid list player`)")
+    player_config: dict[str, Any] = Field({}, description="keyword arguments for the player (crafter_tech_tree: noise)")
     checkpoint: str | None = Field(None, description="an RLlib checkpoint whose policy acts (null with no player: random)")
     episodes: int = Field(..., ge=1, le=10_000_000, description="episodes to record")
     actors: int = Field(2, ge=1, le=MAX_ACTORS, description="Ray actors stepping envs in parallel, one CPU each")
@@ -64,6 +65,8 @@ class RecorderSettings(Strict):
     def _one_policy(self) -> "RecorderSettings":
         if self.player is not None and self.checkpoint is not None:
             raise ValueError("give a player or a checkpoint, not both")
+        if self.player_config and self.player is None:
+            raise ValueError("player_config is given but no player")
         return self
 
 
@@ -159,7 +162,7 @@ class RecorderActor:
             return self.module
         if self.settings.player is not None:
             rng = np.random.default_rng([self.settings.seed, episode])
-            return PLAYERS.get(self.settings.player)(self.env.unwrapped, rng)
+            return PLAYERS.get(self.settings.player)(self.env.unwrapped, rng, **self.settings.player_config)
         self.env.action_space.seed(self.settings.seed + episode)
         return lambda obs, info: self.env.action_space.sample()
 
@@ -222,10 +225,15 @@ def check_recorder(settings: RecorderSettings) -> None:
             have = ", ".join(space.spaces) if isinstance(space, gym.spaces.Dict) else "none: not a Dict"
             raise ValueError(f"config.observation_keys: '{key}' is not a key of the env's observations ({have})")
     if settings.player is not None:
+        make_player = PLAYERS.get(settings.player)
         try:
-            PLAYERS.get(settings.player)(env.unwrapped, np.random.default_rng(0))
+            make_player(env.unwrapped, np.random.default_rng(0))
         except (AttributeError, TypeError) as err:
             raise ValueError(f"config.player: '{settings.player}' cannot play env '{settings.env}': {err}") from None
+        try:
+            make_player(env.unwrapped, np.random.default_rng(0), **settings.player_config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"config.player_config: player '{settings.player}' refuses it: {err}") from None
     if settings.checkpoint is not None and not Path(settings.checkpoint, MODULE_PATH).exists():
         raise ValueError(f"config.checkpoint: {settings.checkpoint}: no {MODULE_PATH} in it; expected a single-agent "
                          "RLlib checkpoint")

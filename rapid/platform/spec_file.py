@@ -195,6 +195,8 @@ def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[Ke
 
 # A later stage names an earlier one's outputs as {stage.checkpoint}, {stage.dataset} or {stage.run_dir}.
 STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|dataset|run_dir)\}")
+# What a stage of each kind leaves for later ones (the keys of its summary).
+STAGE_OUTPUTS = {"data": ("dataset", "run_dir"), "rllib": ("checkpoint", "run_dir"), "sweep": ("checkpoint", "run_dir")}
 # Stands in for an output while its stage has not run, so that a pipeline validates up front.
 PENDING_OUTPUT = "/pending/stage/output"
 
@@ -229,14 +231,14 @@ def load_stage(stage: Stage, outputs: dict[str, dict[str, Any]] | None = None) -
 
 
 def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any], profile: str | None) -> None:
-    """Every stage's spec loads, and references name earlier stages only.
+    """Every stage's spec loads, and references name earlier stages only, and outputs those leave.
 
     Stage spec paths become relative to the current folder (the repository root, also on a
     cluster), so a resumed pipeline finds them from its saved spec. A stage that names no profile
     takes the pipeline's, where its spec defines one of that name (`--profile smoke` runs every
     stage's smoke profile).
     """
-    seen: list[str] = []
+    seen: dict[str, str] = {}  # earlier stages' names and kinds
     for index, stage in enumerate(job.stages):
         stage.spec = os.path.relpath(path.parent / stage.spec)
         resolved["stages"][index]["spec"] = stage.spec
@@ -244,13 +246,14 @@ def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any], prof
             stage.profile = resolved["stages"][index]["profile"] = profile
         for key, value in stage.set.items():
             for match in STAGE_REFERENCE.finditer(value if isinstance(value, str) else ""):
-                if match.group(1) not in seen:
-                    earlier = ", ".join(seen) or "none"
-                    raise RapidError(
-                        f"{path}: stages.{stage.name}.set.{key}: '{match.group(0)}' names no earlier stage; earlier: {earlier}"
-                    )
-        load_stage(stage)
-        seen.append(stage.name)
+                where = f"{path}: stages.{stage.name}.set.{key}: '{match.group(0)}'"
+                earlier, what = match.groups()
+                if earlier not in seen:
+                    raise RapidError(f"{where} names no earlier stage; earlier: {', '.join(seen) or 'none'}")
+                if what not in STAGE_OUTPUTS[seen[earlier]]:
+                    raise RapidError(f"{where}: stage '{earlier}' is a {seen[earlier]} job, which leaves "
+                                     f"{', '.join(STAGE_OUTPUTS[seen[earlier]])}; not a {what}")
+        seen[stage.name] = load_stage(stage).job.kind
 
 
 # An RLlib job's keys that are not its body: a sweep names its own (and its trainable takes

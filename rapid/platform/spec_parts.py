@@ -121,6 +121,14 @@ class Policy(Strict):
                 raise KeyProblem(key, problem)
         return config
 
+    def module_spec(self, observation_space: Any = None, action_space: Any = None) -> Any:
+        """Its RLModuleSpec; with the spaces where the module is built without an EnvRunner's env
+        (a multi-agent policy, a KL reference, a policy cloned from recorded frames)."""
+        from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+        return RLModuleSpec(module_class=registry.MODULES.get(self.module), model_config=dict(self.model_config_),
+                            observation_space=observation_space, action_space=action_space)
+
 
 def central_actor_keys() -> list[str]:
     """Plug-ins with a central actor: its figures are named `<key>/...`."""

@@ -28,6 +28,7 @@ class InverseDynamicsModel(nn.Module):
     ) -> None:
         super().__init__()
         channels, height, image_width = image_shape
+        self.frame_shape = (height, image_width, channels)  # the frames it labels, as envs give them
         self.max_frames = max_frames
         self.conv3d = nn.Conv3d(channels, cnn_channels[0], (temporal_kernel, 3, 3), padding=(temporal_kernel // 2, 1, 1))
         self.cnn = ImpalaCNN((cnn_channels[0], height, image_width), cnn_channels, width)

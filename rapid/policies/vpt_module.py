@@ -101,9 +101,8 @@ class VPTReleasedModule(TorchRLModule, ValueFunctionAPI):
 
     @override(TorchRLModule)
     def get_initial_state(self) -> dict[str, np.ndarray]:
-        arch = self.net.arch
-        cache = np.zeros((arch.n_blocks, arch.memory, arch.hidsize), dtype=np.float32)
-        return {"keys": cache, "values": cache.copy(), "valid": np.zeros(arch.memory, dtype=np.float32)}
+        memory = self.net.initial_memory(1)
+        return {key: getattr(memory, key)[0].numpy() for key in _STATE_KEYS}
 
     def _latent(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Latents (B, T, hidsize) of a (B, T, ...) batch, and the state after its last step."""

@@ -30,7 +30,6 @@ Facts taken from the reference code (the file each came from):
   EWMA statistics turn them back into returns.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -368,11 +367,3 @@ class VPTPolicyNet(nn.Module):
         mean, mean_sq = self.value_mean / debias, self.value_mean_sq / debias
         std = (mean_sq - mean**2).clamp(min=1e-2).sqrt()
         return (self.value_head(latent) * std + mean).squeeze(-1)
-
-
-def count_elements(arch: VPTArch) -> int:
-    """Parameters plus value statistics of the network for `arch`, counted on the meta device
-    (no memory is allocated, so the 3x model counts in milliseconds)."""
-    with torch.device("meta"):
-        net = VPTPolicyNet(arch)
-    return sum(math.prod(tensor.shape) for tensor in net.state_dict().values())

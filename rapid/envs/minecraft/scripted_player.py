@@ -152,6 +152,9 @@ def _first_move(parents: dict, cell: tuple[int, int], start: tuple[int, int]) ->
     return (cell[0] - start[0], cell[1] - start[1])
 
 
-def tech_tree_player(env: Any, rng: np.random.Generator) -> TechTreePlayer:
-    """The player for one episode of a Simon Says env on Crafter (its backend's `crafter.Env`)."""
-    return TechTreePlayer(env.backend.env, rng)
+def tech_tree_player(env: Any, rng: np.random.Generator, noise: float = NOISE) -> TechTreePlayer:
+    """The player for one episode of a Simon Says env on Crafter (its backend's `crafter.Env`);
+    `noise`: the probability of a random action at each step."""
+    if not 0 <= noise <= 1:
+        raise ValueError(f"noise {noise}: expected a probability in [0, 1]")
+    return TechTreePlayer(env.backend.env, rng, noise)

@@ -20,13 +20,11 @@ from pydantic import Field
 from ray import tune
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
-from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from torch import nn
 
 from rapid.platform.env_stack import make_env
 from rapid.platform.initial_weights import MODULE_WEIGHTS
 from rapid.platform.plugins import Strict, validate_settings
-from rapid.platform.registry import MODULES
 from rapid.platform.spec_parts import Policy
 from rapid.sweeps.vpt.episodes import Episode, load_episodes, split
 
@@ -44,7 +42,7 @@ class BCConfig(Strict):
     labels: Literal["pseudo", "recorded"] = Field("pseudo", description="clone the model's labels, or only recorded actions")
     seq_len: int = Field(32, ge=1, description="steps per sequence of truncated backpropagation through time")
     batch_episodes: int = Field(8, ge=1, description="episodes stepped side by side")
-    lr: float = Field(3e-4, gt=0)
+    lr: float = Field(1e-3, gt=0)
     validation_share: float = Field(0.2, gt=0, lt=1, description="share of labelled episodes held out")
     seed: int = 0
 
@@ -52,12 +50,7 @@ class BCConfig(Strict):
 def build_policy(cfg: BCConfig) -> Any:
     """The job's module, for its env's spaces, inside the MultiRLModule an RLlib checkpoint holds."""
     env = make_env(cfg.env, cfg.env_config)
-    spec = RLModuleSpec(
-        module_class=MODULES.get(cfg.policy.module),
-        observation_space=env.observation_space,
-        action_space=env.action_space,
-        model_config=dict(cfg.policy.model_config_),
-    )
+    spec = cfg.policy.module_spec(env.observation_space, env.action_space)
     env.close()
     return MultiRLModuleSpec(rl_module_specs={POLICY: spec}).build()
 
@@ -96,6 +89,47 @@ def _targets(episode: Episode, labels: str) -> np.ndarray | None:
     return episode.actions if episode.actions is not None else episode.pseudo
 
 
+def run_sequences(module: Any, batch: list[tuple[np.ndarray, np.ndarray]], seq_len: int,
+                  optimizer: torch.optim.Optimizer | None = None) -> tuple[float, int, int]:
+    """Step a batch of (frames, actions) episodes side by side, `seq_len` steps at a time, carrying
+    the state (learning from each sequence when given an optimizer); returns (summed loss, right
+    predictions, predictions)."""
+    device = next(module.parameters()).device
+    longest = max(len(actions) for _, actions in batch)
+    frames = np.zeros((len(batch), longest, *batch[0][0].shape[1:]), np.uint8)
+    targets = np.zeros((len(batch), longest), np.int64)
+    mask = np.zeros((len(batch), longest), bool)
+    for row, (episode_frames, actions) in enumerate(batch):
+        frames[row, :len(actions)] = episode_frames[:-1]
+        targets[row, :len(actions)], mask[row, :len(actions)] = actions, True
+    initial = module.get_initial_state()
+    state = {k: torch.from_numpy(np.stack([v] * len(batch))).to(device) for k, v in initial.items()}
+    total, right, count = 0.0, 0, 0
+    for start in range(0, longest, seq_len):
+        part = slice(start, start + seq_len)
+        out = module.forward_train(frames_batch(module, frames[:, part], state))
+        logits = out[Columns.ACTION_DIST_INPUTS]
+        want, valid = torch.from_numpy(targets[:, part]).to(device), torch.from_numpy(mask[:, part]).to(device)
+        loss = nn.functional.cross_entropy(logits[valid], want[valid], reduction="sum")
+        if optimizer is not None:
+            optimizer.zero_grad()
+            (loss / valid.sum()).backward()
+            optimizer.step()
+        state = {k: v.detach() for k, v in out[Columns.STATE_OUT].items()}
+        total += loss.item()
+        right += int((logits.argmax(-1)[valid] == want[valid]).sum())
+        count += int(valid.sum())
+    return total, right, count
+
+
+def action_accuracy(module: Any, episodes: list[Episode], seq_len: int) -> float:
+    """How often the module's likeliest action is the recorded one, over the episodes' labelled steps."""
+    module.eval()
+    with torch.no_grad():
+        _, right, seen = run_sequences(module, [(e.frames, e.actions) for e in episodes if e.actions is not None], seq_len)
+    return right / max(1, seen)
+
+
 class BCTrainable(tune.Trainable):
     def setup(self, config: dict[str, Any]) -> None:
         self.cfg = validate_settings(BCConfig, config, ("config",))
@@ -113,47 +147,17 @@ class BCTrainable(tune.Trainable):
         self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.cfg.lr)
         self.epoch = 0
 
-    def _run(self, batch: list[tuple[np.ndarray, np.ndarray]], learn: bool) -> tuple[float, int, int]:
-        """Step a batch of episodes side by side, sequence by sequence, carrying the state;
-        returns (summed loss, right predictions, predictions)."""
-        longest = max(len(actions) for _, actions in batch)
-        frames = np.zeros((len(batch), longest, *batch[0][0].shape[1:]), np.uint8)
-        targets = np.zeros((len(batch), longest), np.int64)
-        mask = np.zeros((len(batch), longest), bool)
-        for row, (episode_frames, actions) in enumerate(batch):
-            frames[row, :len(actions)] = episode_frames[:-1]
-            targets[row, :len(actions)], mask[row, :len(actions)] = actions, True
-        initial = self.module.get_initial_state()
-        state = {k: torch.from_numpy(np.stack([v] * len(batch))).to(self.device) for k, v in initial.items()}
-        total, right, count = 0.0, 0, 0
-        for start in range(0, longest, self.cfg.seq_len):
-            part = slice(start, start + self.cfg.seq_len)
-            out = self.module.forward_train(frames_batch(self.module, frames[:, part], state))
-            logits = out[Columns.ACTION_DIST_INPUTS]
-            want, valid = torch.from_numpy(targets[:, part]).to(self.device), torch.from_numpy(mask[:, part]).to(self.device)
-            loss = nn.functional.cross_entropy(logits[valid], want[valid], reduction="sum")
-            if learn:
-                self.optimizer.zero_grad()
-                (loss / valid.sum()).backward()
-                self.optimizer.step()
-            state = {k: v.detach() for k, v in out[Columns.STATE_OUT].items()}
-            total += loss.item()
-            right += int((logits.argmax(-1)[valid] == want[valid]).sum())
-            count += int(valid.sum())
-        return total, right, count
-
     def step(self) -> dict[str, Any]:
         self.module.train()
         order = self.rng.permutation(len(self.train_episodes))
         total = count = 0
         for first in range(0, len(order), self.cfg.batch_episodes):
-            loss, _, n = self._run([self.train_episodes[i] for i in order[first:first + self.cfg.batch_episodes]], learn=True)
+            batch = [self.train_episodes[i] for i in order[first:first + self.cfg.batch_episodes]]
+            loss, _, n = run_sequences(self.module, batch, self.cfg.seq_len, self.optimizer)
             total, count = total + loss, count + n
-        self.module.eval()
-        with torch.no_grad():
-            _, right, seen = self._run([(e.frames, e.actions) for e in self.held_out], learn=False)
         self.epoch += 1
-        return {"bc_loss": total / count, "bc_accuracy": right / max(1, seen), "epoch": self.epoch, "frames": count}
+        return {"bc_loss": total / count, "bc_accuracy": action_accuracy(self.module, self.held_out, self.cfg.seq_len),
+                "epoch": self.epoch, "frames": count}
 
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         self.modules.save_to_path(Path(checkpoint_dir) / MODULE_WEIGHTS)

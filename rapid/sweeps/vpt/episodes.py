@@ -25,11 +25,22 @@ def _actions(values: list | None) -> np.ndarray | None:
     return None if values is None else np.asarray(values, np.int64)
 
 
+def frame_shape(uri: str) -> tuple[int, int, int]:
+    """(H, W, C) of the dataset's frames, from its first episode (the recorder writes one env's frames)."""
+    dataset = Dataset(uri)
+    shards = dataset.shards()
+    if not shards:
+        raise ValueError(f"{uri}: no parquet shards (part-*.parquet); expected a dataset the rollout recorder wrote")
+    first = dataset.read_shard(shards[0])
+    if FRAMES not in first.column_names:
+        raise ValueError(f"{uri}: no '{FRAMES}' column; expected a dataset the rollout recorder wrote from image observations")
+    return tuple(decode_image(first[FRAMES][0].as_py()[0]).shape)
+
+
 def load_episodes(uri: str, labelled_only: bool = False) -> list[Episode]:
     """The dataset's episodes (only those with recorded actions if `labelled_only`), by episode index."""
+    frame_shape(uri)
     table = Dataset(uri).read_table()
-    if FRAMES not in table.column_names:
-        raise ValueError(f"{uri}: no '{FRAMES}' column; expected a dataset the rollout recorder wrote from image observations")
     pseudo = table[PSEUDO_ACTION].to_pylist() if PSEUDO_ACTION in table.column_names else [None] * len(table)
     episodes = [
         Episode(index, np.stack([decode_image(png) for png in frames]), _actions(actions), _actions(labels))

@@ -31,7 +31,7 @@ class IDMConfig(Strict):
     clip: int = Field(32, ge=1, le=128, description="transitions per training clip (the model sees clip + 1 frames)")
     clips_per_epoch: int = Field(256, ge=1)
     batch_size: int = Field(8, ge=1)
-    lr: float = Field(3e-4, gt=0)
+    lr: float = Field(1e-3, gt=0)
     validation_share: float = Field(0.2, gt=0, lt=1, description="share of labelled episodes held out")
     cnn_channels: list[PositiveInt] = Field([16, 32, 32], min_length=1)
     width: int = Field(256, ge=8)

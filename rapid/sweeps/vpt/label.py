@@ -16,7 +16,7 @@ from rapid.platform.datasets import Dataset
 from rapid.platform.plugins import Strict
 from rapid.platform.rollout_recorder import decode_image
 from rapid.platform.spec_parts import MAX_ACTORS
-from rapid.sweeps.vpt.episodes import ACTION, FRAMES, PSEUDO_ACTION
+from rapid.sweeps.vpt.episodes import ACTION, FRAMES, PSEUDO_ACTION, frame_shape
 from rapid.sweeps.vpt.idm import label_episode, load_idm
 
 
@@ -55,8 +55,12 @@ def label_resources(settings: LabelSettings) -> dict[str, float]:
 
 
 def check_label_inputs(settings: LabelSettings) -> None:
-    """The checkpoint is a vpt_idm one (it loads), before Ray starts."""
-    load_idm(settings.idm)
+    """Before Ray starts: the checkpoint is a vpt_idm one (it loads) and labels frames of the dataset's size."""
+    model, _ = load_idm(settings.idm)
+    frames = frame_shape(settings.data)
+    if frames != model.frame_shape:
+        raise ValueError(f"config.idm: {settings.idm} labels frames of {model.frame_shape} (H, W, C), but "
+                         f"config.data: {settings.data} holds frames of {frames}")
 
 
 def label_dataset(settings: LabelSettings, out: Dataset, restore: bool) -> dict[str, float]:

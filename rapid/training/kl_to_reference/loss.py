@@ -66,14 +66,9 @@ def check_reference(settings: Any, env: Any, job: Any) -> str | None:
 
     if settings.checkpoint is None or not checkable_here(settings.checkpoint):
         return None
-    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-
-    from rapid.platform.registry import MODULES
-
-    spec = RLModuleSpec(module_class=MODULES.get(job.policy.module), observation_space=env.observation_space,
-                        action_space=env.action_space, model_config=dict(job.policy.model_config_))
+    module = job.policy.module_spec(env.observation_space, env.action_space).build()
     try:
-        load_reference(settings.checkpoint, "default_policy", spec.build())
+        load_reference(settings.checkpoint, "default_policy", module)
     except RapidError as err:
         return str(err)
     return None
