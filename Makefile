@@ -21,10 +21,11 @@ SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 setup: $(STAMP)
 
 # Reinstalls only when pyproject.toml changes; `rapid` itself is an editable install. Crafter (the
-# minecraft extra) is in every setup: its Simon Says jobs run on any laptop and in CI.
+# minecraft extra) and transformers with reasoning-gym (the llm extra) are in every setup: their
+# jobs run on any laptop and in CI.
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,minecraft]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,minecraft,llm]'
 	touch $(STAMP)
 
 $(PROMETHEUS):

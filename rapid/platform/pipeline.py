@@ -1,8 +1,9 @@
 """`kind: pipeline`: stages run in order, each a run of its own in `<run>/<stage>/`.
 
 A later stage names an earlier one's outputs in its `set:` values as {stage.checkpoint}
-(the newest checkpoint), {stage.dataset} (a data stage's dataset) or {stage.run_dir}. A resumed
-pipeline skips finished stages and resumes the one that was interrupted.
+(the newest checkpoint), {stage.dataset} (a data stage's dataset) or {stage.run_dir}, and
+{pipeline.run_dir} is the pipeline's own folder (for what stages share: a cache of trained
+models). A resumed pipeline skips finished stages and resumes the one that was interrupted.
 """
 
 from typing import Any
@@ -13,7 +14,7 @@ from rapid.platform.results import read_summary, write_summary
 from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.runner import run_tune_job
 from rapid.platform.spec import DataJob, Job, PipelineJob
-from rapid.platform.spec_file import load_run_job, load_stage
+from rapid.platform.spec_file import PIPELINE, load_run_job, load_stage
 
 
 def run_job(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def run_job(job: Job, run: RunDir, restore: bool) -> dict[str, Any]:
 
 def run_pipeline(job: PipelineJob, run: RunDir, restore: bool) -> dict[str, Any]:
     """Run every stage not yet finished; stop at the first that does not finish."""
-    outputs: dict[str, dict[str, Any]] = {}
+    outputs: dict[str, dict[str, Any]] = {PIPELINE: {"run_dir": run.uri}}
     stages: list[dict[str, Any]] = []
     status = "finished"
     for stage in job.stages:

@@ -100,6 +100,11 @@ def grid_size(value: Any) -> int:
     return len(args) if name == "grid_search" else 1
 
 
+def grid_points(value: Any) -> list[Any] | None:
+    """The values of a `grid_search` entry (None for any other entry)."""
+    return value["grid_search"] if is_search_space(value) and "grid_search" in value else None
+
+
 def sample_value(value: Any) -> Any:
     """One value the space can take, to validate the config a trial would get."""
     if not is_search_space(value):

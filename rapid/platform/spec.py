@@ -301,13 +301,22 @@ class Stage(Strict):
     """One step of a pipeline: a spec file run as a job of its own."""
 
     name: str = Field(
-        ..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="referenced by later stages as {name.checkpoint}, {name.dataset}"
+        ..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="referenced by later stages as {name.checkpoint}, {name.dataset} ('pipeline' names the pipeline itself)",
     )
     spec: str = Field(..., description="a spec file, relative to the pipeline's file")
     profile: str | None = Field(None, description="the profile of that spec to use (null: the pipeline's, where the spec has it)")
     set: dict[str, Any] = Field(
-        {}, description="dotted key -> value overrides; may name {stage.checkpoint}, {stage.dataset} or {stage.run_dir}"
+        {}, description="dotted key -> value overrides; may name {stage.checkpoint}, {stage.dataset}, {stage.run_dir} and "
+        "{pipeline.run_dir}",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_pipeline(cls, name: str) -> str:
+        if name == "pipeline":
+            raise ValueError("'pipeline' names the pipeline itself ({pipeline.run_dir}); give the stage another name")
+        return name
 
 
 class PipelineJob(JobCommon):

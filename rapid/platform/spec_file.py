@@ -1,6 +1,7 @@
 """From a spec file to a validated job: profiles, `--set` overrides, and errors a person can act on."""
 
 import copy
+import itertools
 import math
 import os
 import re
@@ -16,7 +17,7 @@ from rapid.platform import registry
 from rapid.platform.errors import RapidError, did_you_mean
 from rapid.platform.run_dir import SPEC, RunDir
 from rapid.platform.schema_errors import problems
-from rapid.platform.search_space import MAX_TRIALS, grid_size, sample_value, to_tune
+from rapid.platform.search_space import MAX_TRIALS, grid_points, grid_size, sample_value, to_tune
 from rapid.platform.spec import KINDS, MODELS, Job, PipelineJob, Stage, SweepJob
 from rapid.platform.yaml_source import KeyPath, SpecLoader, parse_value, read_yaml
 
@@ -173,13 +174,30 @@ def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
         searcher["check_sweep"](job, source)
     check = registry.TRAINABLES.entry(job.trainable).extra.get("check_config")
     if check is not None:
-        check(sample_trial_config(job), source, lines)
+        for point in grid_combinations(job):
+            check(sample_trial_config(job, point), source, lines)
 
 
-def sample_trial_config(job: SweepJob) -> dict[str, Any]:
-    """A config one trial could get: a sample of each search space, and what the searcher adds
-    itself (the metaqnn searcher's network), so the trainable's own check sees a whole config."""
-    config = trial_config(job, lambda key, space: sample_value(space))
+# Grids of at most this many points have every point's config checked before Ray starts (a value
+# can be valid alone but not beside another grid's: a weak model no smaller than its strong one);
+# a larger grid is checked at one sample.
+MAX_CHECKED_POINTS = 1000
+
+
+def grid_combinations(job: SweepJob) -> list[dict[str, Any]]:
+    """Each combination of the sweep's `grid_search` values, as {key: value}."""
+    grids = {key: points for key, space in job.param_space.items() if (points := grid_points(space)) is not None}
+    if math.prod(len(points) for points in grids.values()) > MAX_CHECKED_POINTS:
+        return [{}]
+    return [dict(zip(grids, values, strict=True)) for values in itertools.product(*grids.values())]
+
+
+def sample_trial_config(job: SweepJob, grid_point: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A config one trial could get: a sample of each search space (the `grid_point` values where
+    it names the key), and what the searcher adds itself (the metaqnn searcher's network), so the
+    trainable's own check sees a whole config."""
+    point = grid_point or {}
+    config = trial_config(job, lambda key, space: point[key] if key in point else sample_value(space))
     suggestion = registry.SEARCHERS.entry(job.search.name).extra.get("suggestion")
     try:
         return {**config, **suggestion(config)} if suggestion else config
@@ -193,10 +211,14 @@ def check_rllib_trial_config(config: dict[str, Any], source: str, lines: dict[Ke
     validate_job({"kind": "rllib", "name": "trial", **config}, source, lines, ("config",), unprefixed=from_sweep)
 
 
-# A later stage names an earlier one's outputs as {stage.checkpoint}, {stage.dataset} or {stage.run_dir}.
+# A later stage names an earlier one's outputs as {stage.checkpoint}, {stage.dataset} or {stage.run_dir};
+# any stage names the pipeline's folder as {pipeline.run_dir}.
 STAGE_REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\.(checkpoint|dataset|run_dir)\}")
-# What a stage of each kind leaves for later ones (the keys of its summary).
-STAGE_OUTPUTS = {"data": ("dataset", "run_dir"), "rllib": ("checkpoint", "run_dir"), "sweep": ("checkpoint", "run_dir")}
+# What a stage of each kind leaves for later ones (the keys of its summary); {pipeline.run_dir} is
+# the pipeline's own folder, there before any stage runs.
+PIPELINE = "pipeline"
+STAGE_OUTPUTS = {"data": ("dataset", "run_dir"), "rllib": ("checkpoint", "run_dir"), "sweep": ("checkpoint", "run_dir"),
+                 PIPELINE: ("run_dir",)}
 # Stands in for an output while its stage has not run, so that a pipeline validates up front.
 PENDING_OUTPUT = "/pending/stage/output"
 
@@ -238,7 +260,7 @@ def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any], prof
     takes the pipeline's, where its spec defines one of that name (`--profile smoke` runs every
     stage's smoke profile).
     """
-    seen: dict[str, str] = {}  # earlier stages' names and kinds
+    seen: dict[str, str] = {PIPELINE: PIPELINE}  # earlier stages' names and kinds
     for index, stage in enumerate(job.stages):
         stage.spec = os.path.relpath(path.parent / stage.spec)
         resolved["stages"][index]["spec"] = stage.spec
@@ -249,7 +271,8 @@ def _check_pipeline(job: PipelineJob, path: Path, resolved: dict[str, Any], prof
                 where = f"{path}: stages.{stage.name}.set.{key}: '{match.group(0)}'"
                 earlier, what = match.groups()
                 if earlier not in seen:
-                    raise RapidError(f"{where} names no earlier stage; earlier: {', '.join(seen) or 'none'}")
+                    earlier = ", ".join(name for name in seen if name != PIPELINE) or "none"
+                    raise RapidError(f"{where} names no earlier stage; earlier: {earlier}")
                 if what not in STAGE_OUTPUTS[seen[earlier]]:
                     raise RapidError(f"{where}: stage '{earlier}' is a {seen[earlier]} job, which leaves "
                                      f"{', '.join(STAGE_OUTPUTS[seen[earlier]])}; not a {what}")
