@@ -12,11 +12,13 @@ import torch
 from conftest import ROOT, Head, rapid, results_of, start_run, wait_until
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from rapid.platform.run_dir import RunDir
 from rapid.sweeps.llm.classifier import LastTokenClassifier, encode, fit, one_hot, predict
 from rapid.sweeps.llm.config import ModelRef, W2SConfig
 from rapid.sweeps.llm.ladder import build_lm, load_lm, save_lm
 from rapid.sweeps.llm.losses import logconf, make_loss, xent
 from rapid.sweeps.llm.pretrain import PretrainTrainable
+from rapid.sweeps.llm.report import w2s_report
 from rapid.sweeps.llm.tasks import halves, load_task
 from rapid.sweeps.llm.w2s import Study, pgr
 
@@ -158,3 +160,23 @@ def test_the_smoke_study_runs_end_to_end_and_resumes_without_training_anything_t
     assert summary["status"] == "finished" and [s["stage"] for s in summary["stages"]] == ["ladder", "ground_truth", "students"]
     students = list((run / "cache" / "w2s" / "student").iterdir())
     assert len(students) == 2  # xent and logconf
+    pairs = summary["report"]["pairs"]
+    assert sorted(p["loss"] for p in pairs) == ["logconf", "xent"] and all(p["student_accuracy"]["seeds"] == 1 for p in pairs)
+    assert (run / "students" / "plots" / "pgr_comparison.png").exists() and (run / "students" / "plots" / "pgr_vs_gap.png").exists()
+    ground_truth = json.loads((run / "ground_truth" / "summary.json").read_text())
+    assert {m["model"] for m in ground_truth["report"]["models"]} == {"xs", "s"}
+
+
+def test_the_report_calls_pgr_only_where_the_gap_exceeds_twice_its_spread_over_seeds(tmp_path: Path) -> None:
+    def trial(pair: list[str], seed: int, weak: float, ceiling: float, student: float) -> tuple[dict, dict]:
+        return ({"task": "comparison", "loss": "xent", "pair": pair, "seed": seed},
+                {"weak_accuracy": weak, "ceiling_accuracy": ceiling, "student_accuracy": student,
+                 "pgr": pgr(weak, student, ceiling)})
+
+    trials = [trial(["xs", "l"], 0, 0.60, 0.90, 0.75), trial(["xs", "l"], 1, 0.62, 0.91, 0.80), trial(["xs", "l"], 2, 0.61, 0.89, 0.70),
+              trial(["s", "m"], 0, 0.70, 0.72, 0.71), trial(["s", "m"], 1, 0.72, 0.70, 0.71), trial(["s", "m"], 2, 0.71, 0.74, 0.72)]
+    report = w2s_report(trials, RunDir(str(tmp_path)))
+    called = {(p["weak"], p["strong"]): p for p in report["pairs"]}
+    assert called[("xs", "l")]["called"] and called[("xs", "l")]["pgr"]["mean"] == pytest.approx(0.5, abs=0.02)
+    assert not called[("s", "m")]["called"]  # a gap of 0.01 +- 0.03: too close to call
+    assert called[("xs", "l")]["pgr"]["seeds"] == 3 and (tmp_path / "plots" / "pgr_comparison.png").exists()

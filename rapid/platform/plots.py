@@ -30,7 +30,7 @@ def _series(rows: Rows, x: str, y: str) -> tuple[list[float], list[float]]:
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def _png(fig: plt.Figure) -> bytes:
+def figure_png(fig: plt.Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -55,7 +55,7 @@ def overlay(curves: dict[str, Rows], metric: str, title: str) -> bytes:
     ax.grid(alpha=0.3)
     if len(curves) > 1:
         ax.legend(fontsize="small")
-    return _png(fig)
+    return figure_png(fig)
 
 
 def by_trial(rows: Rows) -> dict[str, Rows]:
@@ -93,7 +93,7 @@ def spread(rows: Rows, metric: str, title: str) -> bytes:
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend(fontsize="small")
-    return _png(fig)
+    return figure_png(fig)
 
 
 # A sweep's `group_by`: the config keys whose values (combinations of values) are the groups, or none.

@@ -212,6 +212,9 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         summary["trial_iterations_total"] = sum(r.metrics.get("training_iteration", 0) for r in results)
         if job.group_by is not None:
             summary["groups"] = group_summary(rows, job.metric, mode)
+        report = TRAINABLES.entry(job.trainable).extra.get("report")
+        if report is not None:
+            summary["report"] = report([(r.config, r.metrics) for r in results if r.metrics], run)
     return summary
 
 

@@ -20,4 +20,5 @@ TRAINABLES.add(
     "weak-to-strong: a model's ground-truth runs (model:) or a student on a weaker model's labels (pair:); reports pgr",
     check_config=_schema_check("rapid.sweeps.llm.config", "W2SConfig", "check_w2s_config"),
     path_keys=("cache",),
+    report=lambda trials, run: import_attr("rapid.sweeps.llm.report", "w2s_report")(trials, run),
 )
