@@ -59,7 +59,7 @@ def test_pretraining_resumes_on_the_same_blocks_and_reuses_a_cached_model(tmp_pa
 
 
 def test_the_halves_never_overlap_and_the_test_set_is_never_trained_on() -> None:
-    for name in ("sum_check", "legs_check", "comparison", "sorted_check", "breast_cancer"):
+    for name in ("comparison", "sum_compare", "legs_compare", "sorted_check", "breast_cancer"):
         task = load_task(name, 400, 100)
         first, second = halves(task, seed=0)
         assert not set(first) & set(second) and sorted([*first, *second]) == list(range(len(task.train_texts)))
@@ -129,7 +129,7 @@ def test_bad_w2s_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
     students = "jobs/weak_to_strong/students.yaml"
     reversed_pair = rapid("validate", students, "--set", "param_space.pair={grid_search: [[xs, s], [m, s]]}")
     assert reversed_pair.returncode == 2 and "config.pair: weak model 'm' is not smaller than strong model 's'" in reversed_pair.stderr
-    task = rapid("validate", students, "--set", "param_space.task={grid_search: [sum_check, poetry]}")
+    task = rapid("validate", students, "--set", "param_space.task={grid_search: [sum_compare, poetry]}")
     assert task.returncode == 2 and "config.task: unknown task 'poetry'" in task.stderr
     loss = rapid("validate", students, "--set", "param_space.loss={grid_search: [xent, hinge]}")
     assert loss.returncode == 2 and "config.loss: unknown loss 'hinge'" in loss.stderr

@@ -8,7 +8,7 @@ from rapid.platform.schema_errors import KeyProblem
 
 SIZES = ("xs", "s", "m", "l")  # rapid.sweeps.llm.ladder.LADDER, smallest first
 STATEMENT_KINDS = ("chain_sum", "legs", "comparison", "sorting", "worked")  # rapid.sweeps.llm.statements.KINDS
-TASKS = ("sum_check", "legs_check", "comparison", "sorted_check", "breast_cancer")  # made in rapid.sweeps.llm.tasks
+TASKS = ("comparison", "sum_compare", "legs_compare", "sorted_check", "breast_cancer")  # made in rapid.sweeps.llm.tasks
 LOSSES = ("xent", "logconf")  # rapid.sweeps.llm.losses
 
 
@@ -80,7 +80,7 @@ class W2SConfig(Strict):
     loss: str = Field("xent", description=f"the student's loss: {', '.join(LOSSES)}")
     aux_coef: float = Field(0.5, ge=0, le=1, description="logconf: the weight of the student's own hardened predictions")
     warmup_frac: float = Field(0.1, ge=0, le=1, description="logconf: share of training before aux_coef applies in full")
-    lr: float = Field(1e-3, gt=0, description="Adam's learning rate, cosine-annealed to 0")
+    lr: float = Field(3e-4, gt=0, description="Adam's learning rate, cosine-annealed to 0")
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(2, ge=1)
     linear_probe: bool = Field(False, description="train the head only, the body frozen")

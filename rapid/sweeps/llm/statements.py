@@ -1,10 +1,9 @@
 """True statements of a few skills, generated offline: the pretraining corpus is made of them and
-the binary tasks ask whether one is true.
+the binary tasks (`tasks`) ask questions of them.
 
-Each generator gives (claim, answer): "55+98-93+77=" and "137". A task's false statements replace
-the answer with a near miss, so telling them apart needs the skill, not the look of the text.
-Sums and leg counts come from reasoning-gym (`chain_sum`, `leg_counting`: procedural and
-offline); comparisons, sorting and worked multi-step arithmetic are made here.
+Each generator gives (claim, answer): "55+98=" and "153". Sums and leg counts come from
+reasoning-gym (`chain_sum`, `leg_counting`: procedural and offline); comparisons, sorting and
+worked multi-step arithmetic are made here.
 """
 
 from collections.abc import Callable
@@ -22,14 +21,14 @@ def _reasoning_gym_pool(name: str, seed: int) -> tuple[Statement, ...]:
     import reasoning_gym
 
     if name == "chain_sum":
-        items = reasoning_gym.create_dataset(name, seed=seed, size=POOL, min_terms=2, max_terms=3, min_digits=1, max_digits=3)
+        items = reasoning_gym.create_dataset(name, seed=seed, size=POOL, min_terms=2, max_terms=2, min_digits=1, max_digits=2)
         return tuple((item["metadata"]["expression"].replace(" ", "") + "=", item["answer"]) for item in items)
     items = reasoning_gym.create_dataset(name, seed=seed, size=POOL, min_animals=1, max_animals=3, max_instances=5)
     return tuple((item["question"].rsplit("if you have ", 1)[1].rstrip("?\n") + ": legs=", item["answer"]) for item in items)
 
 
 def chain_sum(rng: np.random.Generator, pool_seed: int = 0) -> Statement:
-    """A sum of 2-3 numbers of 1-3 digits: ("657-233+12=", "436")."""
+    """A sum or difference of two numbers of 1-2 digits: ("65-23=", "42")."""
     pool = _reasoning_gym_pool("chain_sum", pool_seed)
     return pool[int(rng.integers(len(pool)))]
 
@@ -78,21 +77,3 @@ def worked(rng: np.random.Generator, pool_seed: int = 0) -> Statement:
 KINDS: dict[str, Callable[[np.random.Generator, int], Statement]] = {
     "chain_sum": chain_sum, "legs": legs, "comparison": comparison, "sorting": sorting, "worked": worked,
 }
-
-
-def near_miss(answer: str, rng: np.random.Generator) -> str:
-    """A wrong answer close to the right one: a number off by a small amount or in one digit, the
-    other comparison sign, or a sorted list with two neighbours swapped."""
-    if answer in "<>":
-        return "<" if answer == ">" else ">"
-    if " " in answer:
-        items = answer.split(" ")
-        i = int(rng.integers(len(items) - 1))
-        distinct = [j for j in range(len(items) - 1) if items[j] != items[j + 1]]
-        if distinct:
-            i = distinct[int(rng.integers(len(distinct)))]
-        items[i], items[i + 1] = items[i + 1], items[i]
-        return " ".join(items)
-    value = int(answer)
-    delta = int(rng.choice([1, 2, 3, 10, 20, 100])) * int(rng.choice([-1, 1]))
-    return str(value + delta)

@@ -1,24 +1,26 @@
 """Binary tasks with a ground truth, generated offline, each with a fixed train/test split.
 
-Four ask whether a statement is true (half are, half carry a near-miss answer; see
-`statements`): `sum_check`, `legs_check`, `comparison`, `sorted_check`. `breast_cancer` is the
-quick sanity tier: scikit-learn's bundled Wisconsin data, each of its ten mean features written
-as one digit (its decile), malignant or not. Every example is a statement as the corpus writes them (the corpus
-holds only true ones), so the last
-token, which the classification head reads, is the answer's last: the one at which a model
-that knows the skill has just seen what it expected, or not.
+Four ask a question of a statement the pretraining corpus teaches the skill for (`statements`):
+- `comparison`: "cmp 4821 4812": is the first number larger?
+- `sum_compare`: "55+98>141": is the sum (reasoning-gym's `chain_sum`) larger than the number?
+- `legs_compare`: "1 tiger, 4 butterflys: legs>30": more legs than that (reasoning-gym's `leg_counting`)?
+- `sorted_check`: "3 17 25 40": ascending, or with two neighbours swapped?
+Each is graded: the number compared with lies 1 to 30 away from the true value, so a rough
+estimate answers some and only the exact skill answers all, which is where larger models pull
+ahead. `breast_cancer` is the quick sanity tier: scikit-learn's bundled Wisconsin data, each of
+its ten mean features written as one digit (its decile), malignant or not.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from rapid.sweeps.llm.config import TASKS
-from rapid.sweeps.llm.statements import KINDS, near_miss
+from rapid.sweeps.llm.statements import chain_sum, comparison, legs, sorting
 
 TASK_POOL_SEED = 1  # reasoning-gym pools for tasks: the corpus draws from pool 0
-STATEMENT_TASKS = {"sum_check": "chain_sum", "legs_check": "legs", "comparison": "comparison", "sorted_check": "sorting"}
 
 
 @dataclass(frozen=True)
@@ -29,22 +31,54 @@ class TaskData:
     test_labels: np.ndarray
 
 
-def _statement_examples(kind: str, count: int, seed: int) -> tuple[list[str], np.ndarray]:
-    """`count` statements, alternately true and with a near miss, distinct texts."""
+def _threshold(value: int, rng: np.random.Generator) -> tuple[int, int]:
+    """A number 1 to 30 above or below `value`, and whether `value` is larger (half the time)."""
+    larger = int(rng.random() < 0.5)
+    distance = int(rng.integers(1, 31))
+    return value - distance if larger else value + distance, larger
+
+
+def _comparison(rng: np.random.Generator) -> tuple[str, int]:
+    claim, sign = comparison(rng, TASK_POOL_SEED)
+    return claim.rstrip(":"), int(sign == ">")
+
+
+def _sum_compare(rng: np.random.Generator) -> tuple[str, int]:
+    claim, answer = chain_sum(rng, TASK_POOL_SEED)
+    threshold, larger = _threshold(int(answer), rng)
+    return f"{claim[:-1]}>{threshold}", larger
+
+
+def _legs_compare(rng: np.random.Generator) -> tuple[str, int]:
+    claim, answer = legs(rng, TASK_POOL_SEED)
+    threshold, larger = _threshold(int(answer), rng)
+    return f"{claim[:-1]}>{threshold}", larger
+
+
+def _sorted_check(rng: np.random.Generator) -> tuple[str, int]:
+    _, ordered = sorting(rng, TASK_POOL_SEED)
+    numbers = ordered.split(" ")
+    swappable = [i for i in range(len(numbers) - 1) if numbers[i] != numbers[i + 1]]
+    if rng.random() < 0.5 or not swappable:
+        return ordered, 1
+    i = swappable[int(rng.integers(len(swappable)))]
+    numbers[i], numbers[i + 1] = numbers[i + 1], numbers[i]
+    return " ".join(numbers), 0
+
+
+GENERATED: dict[str, Callable[[np.random.Generator], tuple[str, int]]] = {
+    "comparison": _comparison, "sum_compare": _sum_compare, "legs_compare": _legs_compare, "sorted_check": _sorted_check,
+}
+
+
+def _generated(name: str, count: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """`count` distinct examples of a generated task."""
     rng = np.random.default_rng(seed)
-    texts, labels, seen = [], [], set()
-    while len(texts) < count:
-        claim, answer = KINDS[kind](rng, TASK_POOL_SEED)
-        label = len(texts) % 2
-        shown = answer if label else near_miss(answer, rng)
-        text = claim + shown
-        if (shown == answer) != bool(label) or text in seen:
-            continue
-        seen.add(text)
-        texts.append(text)
-        labels.append(label)
-    order = rng.permutation(count)
-    return [texts[i] for i in order], np.asarray(labels, np.int64)[order]
+    examples: dict[str, int] = {}
+    while len(examples) < count:
+        text, label = GENERATED[name](rng)
+        examples.setdefault(text, label)
+    return list(examples), np.asarray(list(examples.values()), np.int64)
 
 
 def _breast_cancer() -> tuple[list[str], np.ndarray]:
@@ -71,7 +105,7 @@ def load_task(name: str, train_size: int, test_size: int) -> TaskData:
         test_size = min(test_size, len(texts) // 4)
         train_size = min(train_size, len(texts) - test_size)
     else:
-        texts, labels = _statement_examples(STATEMENT_TASKS[name], train_size + test_size, seed=0)
+        texts, labels = _generated(name, train_size + test_size, seed=0)
     return TaskData(tuple(texts[test_size:test_size + train_size]), labels[test_size:test_size + train_size],
                     tuple(texts[:test_size]), labels[:test_size])
 
