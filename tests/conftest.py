@@ -8,6 +8,7 @@ it through RAY_ADDRESS, so the suite starts Ray once instead of once per run.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -172,6 +173,32 @@ def start_run(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     """`rapid run ARGS` in a process group of its own, as a terminal runs a command."""
     return subprocess.Popen([sys.executable, "-m", "rapid", "run", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def step_after_restore(trainable: type, config: dict, folder: Path) -> tuple[dict, dict]:
+    """A Tune trainable's second step, taken on from its first (uninterrupted) and by a fresh one
+    restored from the checkpoint saved after the first: a resumed trial should take the same step."""
+    first = trainable(config=config)
+    first.train()
+    checkpoint = first.save(str(folder)).checkpoint.path
+    going_on = first.train()
+    resumed = trainable(config=config)
+    resumed.restore(checkpoint)
+    again = resumed.train()
+    first.stop()
+    resumed.stop()
+    return going_on, again
+
+
+def killed_smoke_pipeline(job_file: str, stage: str, storage: Path, env: dict[str, str]) -> Path:
+    """Run a pipeline's smoke profile as a user would and SIGKILL its driver once `stage` has
+    finished, as a crash would; returns the run folder (the job is named after its file)."""
+    driver = start_run([str(ROOT / job_file), "--profile", "smoke", "--set", f"storage_path={storage}"], env)
+    run = wait_until(lambda: next(iter(results_of(storage, Path(job_file).stem)), None), "no run folder", 120, driver)
+    wait_until(lambda: (run / stage / "summary.json").exists(), f"the {stage} stage did not finish", 240, driver)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    return run
 
 
 def wait_for_checkpoints(storage: Path, job: str, count: int, driver: subprocess.Popen, seconds: float = 240) -> Path:

@@ -4,7 +4,6 @@ cloning, the KL to the cloned policy, and the pipeline that chains them (with re
 import copy
 import json
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import ray
 import torch
 import yaml
-from conftest import ROOT, Head, embedded_env, rapid, results_of, start_run, wait_until
+from conftest import Head, embedded_env, killed_smoke_pipeline, rapid, step_after_restore
 from ray.rllib.core.columns import Columns
 
 from rapid.platform.datasets import Dataset
@@ -162,17 +161,9 @@ def test_the_kl_weight_decays_per_train_batch_of_env_steps_and_keeps_its_place_a
 def test_cloning_resumes_from_its_checkpoint_where_it_stopped(recorded: Dataset, tmp_path: Path) -> None:
     config = {"data": recorded.uri, "env": "simon_says", "env_config": ENV_CONFIG, "labels": "recorded", "seq_len": 8,
               "policy": {"module": "impala_lstm", "model_config": SMALL_POLICY}, "validation_share": 0.34}
-    first = BCTrainable(config=config)
-    first.train()
-    checkpoint = first.save(str(tmp_path / "bc")).checkpoint.path
-    going_on = first.train()
-    resumed = BCTrainable(config=config)
-    resumed.restore(checkpoint)
-    again = resumed.train()
+    going_on, again = step_after_restore(BCTrainable, config, tmp_path / "bc")
     assert again["epoch"] == going_on["epoch"] == 2
     assert again["bc_loss"] == pytest.approx(going_on["bc_loss"], rel=1e-5)
-    first.stop()
-    resumed.stop()
 
 
 def test_a_reference_of_another_architecture_is_refused_with_its_keys_and_shapes(tmp_path: Path) -> None:
@@ -224,13 +215,7 @@ def test_bad_vpt_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
 
 
 def test_the_smoke_pipeline_runs_end_to_end_and_resumes_after_a_killed_stage(ray_head: Head, tmp_path: Path) -> None:
-    storage = tmp_path / "results"
-    driver = start_run([str(ROOT / "jobs/vpt_crafter.yaml"), "--profile", "smoke", "--set", f"storage_path={storage}"],
-                       ray_head.env())
-    run = wait_until(lambda: next(iter(results_of(storage, "vpt_crafter")), None), "no run folder", 120, driver)
-    wait_until(lambda: (run / "label" / "summary.json").exists(), "the label stage did not finish", 240, driver)
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
+    run = killed_smoke_pipeline("jobs/vpt_crafter.yaml", "label", tmp_path / "results", ray_head.env())
     shards = {p.name: p.stat().st_mtime_ns for p in (run / "collect" / "dataset").iterdir()}
     resumed = rapid("run", "--resume", str(run), env=ray_head.env(), timeout=300)
     assert resumed.returncode == 0, resumed.stderr

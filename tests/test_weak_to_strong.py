@@ -3,13 +3,12 @@ labels, the losses, PGR, the cache, and the study pipeline end to end (with resu
 
 import json
 import os
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, Head, rapid, results_of, start_run, wait_until
+from conftest import Head, killed_smoke_pipeline, rapid, step_after_restore
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rapid.platform.run_dir import RunDir
@@ -42,13 +41,7 @@ def test_a_ladder_model_and_its_tokenizer_round_trip_through_hugging_face_folder
 
 def test_pretraining_resumes_on_the_same_blocks_and_reuses_a_cached_model(tmp_path: Path) -> None:
     config = {"size": "xs", "cache": str(tmp_path), **TINY_PRETRAIN}
-    first = PretrainTrainable(config=config)
-    first.train()
-    checkpoint = first.save(str(tmp_path / "checkpoint")).checkpoint.path
-    going_on = first.train()
-    resumed = PretrainTrainable(config=config)
-    resumed.restore(checkpoint)
-    again = resumed.train()
+    going_on, again = step_after_restore(PretrainTrainable, config, tmp_path / "checkpoint")
     assert going_on["done"] and again["done"] and again["lm_loss"] == pytest.approx(going_on["lm_loss"], rel=1e-5)
     model, _ = load_lm(tmp_path / "ladder" / "xs")
     assert model.config.n_embd == 64
@@ -144,13 +137,7 @@ def test_bad_w2s_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
 
 
 def test_the_smoke_study_runs_end_to_end_and_resumes_without_training_anything_twice(ray_head: Head, tmp_path: Path) -> None:
-    storage = tmp_path / "results"
-    driver = start_run([str(ROOT / "jobs/weak_to_strong.yaml"), "--profile", "smoke", "--set", f"storage_path={storage}"],
-                       ray_head.env())
-    run = wait_until(lambda: next(iter(results_of(storage, "weak_to_strong")), None), "no run folder", 120, driver)
-    wait_until(lambda: (run / "ground_truth" / "summary.json").exists(), "the ground-truth stage did not finish", 240, driver)
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
+    run = killed_smoke_pipeline("jobs/weak_to_strong.yaml", "ground_truth", tmp_path / "results", ray_head.env())
     made = {p: p.stat().st_mtime_ns for p in (run / "cache").glob("*/*") if not p.name.startswith(".")}
     made.update({p: p.stat().st_mtime_ns for p in (run / "cache" / "w2s").glob("*/*")})
     resumed = rapid("run", "--resume", str(run), env=ray_head.env(), timeout=300)
