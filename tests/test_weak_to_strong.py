@@ -3,6 +3,7 @@ labels, the losses, PGR, the cache, and the study pipeline end to end (with resu
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import torch
 from conftest import Head, killed_smoke_pipeline, rapid, step_after_restore
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from rapid.platform.errors import RapidError
 from rapid.platform.run_dir import RunDir
+from rapid.platform.spec_file import load_spec
 from rapid.sweeps.llm.classifier import LastTokenClassifier, encode, fit, one_hot, predict
 from rapid.sweeps.llm.config import ModelRef, W2SConfig
 from rapid.sweeps.llm.ladder import build_lm, load_lm, save_lm
@@ -119,21 +122,19 @@ def test_the_confidence_loss_is_cross_entropy_at_coefficient_zero_and_the_releas
 
 
 def test_bad_w2s_input_is_refused_before_ray_starts(tmp_path: Path) -> None:
-    students = "jobs/weak_to_strong/students.yaml"
+    students, ground_truth = "jobs/weak_to_strong/students.yaml", "jobs/weak_to_strong/ground_truth.yaml"
     reversed_pair = rapid("validate", students, "--set", "param_space.pair={grid_search: [[xs, s], [m, s]]}")
     assert reversed_pair.returncode == 2 and "config.pair: weak model 'm' is not smaller than strong model 's'" in reversed_pair.stderr
-    task = rapid("validate", students, "--set", "param_space.task={grid_search: [sum_compare, poetry]}")
-    assert task.returncode == 2 and "config.task: unknown task 'poetry'" in task.stderr
-    loss = rapid("validate", students, "--set", "param_space.loss={grid_search: [xent, hinge]}")
-    assert loss.returncode == 2 and "config.loss: unknown loss 'hinge'" in loss.stderr
     (tmp_path / "bert").mkdir()
     (tmp_path / "bert" / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"]}))
-    not_causal = rapid("validate", "jobs/weak_to_strong/ground_truth.yaml", "--set",
-                       f"param_space.model={{grid_search: [{{path: {tmp_path}/bert}}]}}")
-    assert not_causal.returncode == 2 and "a BertForMaskedLM; expected a causal LM" in not_causal.stderr
-    missing = rapid("validate", "jobs/weak_to_strong/ground_truth.yaml", "--set",
-                    f"param_space.model={{grid_search: [{{path: {tmp_path}/none}}]}}")
-    assert missing.returncode == 2 and f"{tmp_path}/none: no config.json" in missing.stderr
+    for spec, override, problem in (
+        (students, "param_space.task={grid_search: [sum_compare, poetry]}", "config.task: unknown task 'poetry'"),
+        (students, "param_space.loss={grid_search: [xent, hinge]}", "config.loss: unknown loss 'hinge'"),
+        (ground_truth, f"param_space.model={{grid_search: [{{path: {tmp_path}/bert}}]}}", "a BertForMaskedLM; expected a causal LM"),
+        (ground_truth, f"param_space.model={{grid_search: [{{path: {tmp_path}/none}}]}}", f"{tmp_path}/none: no config.json"),
+    ):
+        with pytest.raises(RapidError, match=re.escape(problem)):
+            load_spec(spec, overrides=[override])
 
 
 def test_the_smoke_study_runs_end_to_end_and_resumes_without_training_anything_twice(ray_head: Head, tmp_path: Path) -> None:
