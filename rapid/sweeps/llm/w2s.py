@@ -71,7 +71,8 @@ class Study:
     def weak(self, ref: ModelRef) -> tuple[dict[str, Any], Path]:
         """The model trained on the first half's ground truth: its result and its folder (with the weak labels)."""
         spec = self._spec("weak", ref)
-        return self._result(self.cache.make("weak", spec, lambda out: self._train(ref, self.first, None, "xent", out)))
+        folder = self.cache.make("weak", spec, lambda out: self._train(ref, self.first, None, "xent", out, self.second))
+        return self._result(folder)
 
     def ceiling(self, ref: ModelRef) -> dict[str, Any]:
         spec = self._spec("ceiling", ref)
@@ -91,9 +92,10 @@ class Study:
     def _result(folder: Path) -> tuple[dict[str, Any], Path]:
         return json.loads((folder / RESULT).read_text()), folder
 
-    def _train(self, ref: ModelRef, rows: np.ndarray, soft: np.ndarray | None, loss: str, out: Path) -> None:
+    def _train(self, ref: ModelRef, rows: np.ndarray, soft: np.ndarray | None, loss: str, out: Path,
+               label_rows: np.ndarray | None = None) -> None:
         """Fine-tune on `rows` of the training set (their ground truth, or `soft` labels), write the
-        test accuracy, and for a model of the first half its soft labels of the second."""
+        test accuracy and, for a weak model, its soft labels of `label_rows`."""
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         lm, tokenizer = load_lm(model_path(ref, cfg.cache))
@@ -106,10 +108,10 @@ class Study:
         test = predict(model, *encode(tokenizer, self.task.test_texts, cfg.max_length))
         result = {"accuracy": float((test.argmax(1) == self.task.test_labels).mean()), "final_loss": float(np.mean(losses[-10:])),
                   "examples": len(rows)}
-        if rows is self.first:
-            labels = predict(model, *encode(tokenizer, [texts[i] for i in self.second], cfg.max_length))
+        if label_rows is not None:
+            labels = predict(model, *encode(tokenizer, [texts[i] for i in label_rows], cfg.max_length))
             np.save(out / LABELS, labels.astype(np.float32))
-            result["label_accuracy"] = float((labels.argmax(1) == self.task.train_labels[self.second]).mean())
+            result["label_accuracy"] = float((labels.argmax(1) == self.task.train_labels[label_rows]).mean())
         (out / RESULT).write_text(json.dumps(result))
 
 

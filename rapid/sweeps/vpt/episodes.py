@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from rapid.platform.datasets import Dataset
 from rapid.platform.rollout_recorder import decode_image
@@ -31,16 +32,19 @@ def frame_shape(uri: str) -> tuple[int, int, int]:
     shards = dataset.shards()
     if not shards:
         raise ValueError(f"{uri}: no parquet shards (part-*.parquet); expected a dataset the rollout recorder wrote")
-    first = dataset.read_shard(shards[0])
-    if FRAMES not in first.column_names:
-        raise ValueError(f"{uri}: no '{FRAMES}' column; expected a dataset the rollout recorder wrote from image observations")
+    first = _with_frames(dataset.read_shard(shards[0]), uri)
     return tuple(decode_image(first[FRAMES][0].as_py()[0]).shape)
+
+
+def _with_frames(table: pa.Table, uri: str) -> pa.Table:
+    if FRAMES not in table.column_names:
+        raise ValueError(f"{uri}: no '{FRAMES}' column; expected a dataset the rollout recorder wrote from image observations")
+    return table
 
 
 def load_episodes(uri: str, labelled_only: bool = False) -> list[Episode]:
     """The dataset's episodes (only those with recorded actions if `labelled_only`), by episode index."""
-    frame_shape(uri)
-    table = Dataset(uri).read_table()
+    table = _with_frames(Dataset(uri).read_table(), uri)
     pseudo = table[PSEUDO_ACTION].to_pylist() if PSEUDO_ACTION in table.column_names else [None] * len(table)
     episodes = [
         Episode(index, np.stack([decode_image(png) for png in frames]), _actions(actions), _actions(labels))
