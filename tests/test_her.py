@@ -239,6 +239,7 @@ def test_bad_her_input_exits_2_before_ray(tmp_path: Path, overrides: list[str], 
     assert not any(tmp_path.iterdir()), "nothing written"
 
 
+@pytest.mark.slow  # 3 min in CI; the buffer and temperature checkpoint test and the relabelling tests stay
 def test_sac_her_on_fetch_reach_checkpoints_resumes_and_logs_success(ray_head: Head, tmp_path: Path) -> None:
     args = ["jobs/fetch_reach_her.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}"]
     driver = start_run([*args, "--set", "stop.env_steps=1200"], ray_head.env())

@@ -371,6 +371,7 @@ def trial_nets(run: Path) -> dict[str, str]:
     return {trial_id: net_key(json.loads(path.read_text())["net"]) for trial_id, path in params.items() if path.is_file()}
 
 
+@pytest.mark.slow  # 1.5 min in CI; the searcher's save/restore and requeue tests stay
 def test_a_killed_metaqnn_sweep_resumes_and_trains_each_network_of_its_budget_once(tmp_path: Path) -> None:
     """SIGKILL the driver mid-search; `rapid run --resume` goes on from the searcher's saved state,
     reconciled with Tune's (either may be the newer one): no network is trained twice or lost."""

@@ -63,6 +63,7 @@ def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow  # 1.6 min in CI; the league's SIGKILL test and the opponent-draw test stay
 def test_snapshots_reach_learner_and_every_env_runner_and_past_opponents_play_at_the_set_rate(tmp_path: Path) -> None:
     ray.init(address="local", num_cpus=3, include_dashboard=False)
     try:

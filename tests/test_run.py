@@ -117,6 +117,7 @@ def test_eval_restores_the_checkpoint_and_writes_a_video(killed_and_resumed: tup
     assert ok and frames > 1 and frame.shape[2] == 3
 
 
+@pytest.mark.slow  # 1.4 min in CI; SIGTERM's resumable stop (test_run_health) and SIGKILL's resume stay
 def test_ctrl_c_leaves_a_resumable_run(ray_head: Head, tmp_path: Path) -> None:
     """Ctrl-C in a terminal signals the whole process group: the driver and its embedded Ray."""
     args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=6144", "--set", "checkpoint.every=2"]

@@ -34,21 +34,29 @@ class Clock:
 def test_health_rules_stall_restarts_and_nonfinite() -> None:
     clock = Clock()
     health = RunHealth(Health(stall_after_s=300, max_runner_restarts=3, restart_window_s=600), clock)
-    assert health.judge(100, 0, []) is None
+    assert health.judge(100, 0, [], []) is None
     clock.now = 299
-    assert health.judge(100, 0, []) is None
+    assert health.judge(100, 0, [], []) is None
     clock.now = 301
-    assert health.judge(100, 0, []).status == STALLED
+    assert health.judge(100, 0, [], []).status == STALLED
     clock.now = 302
-    assert health.judge(200, 0, []) is None  # sampling again
+    assert health.judge(200, 0, [], []) is None  # sampling again
     clock.now = 400
-    assert health.judge(300, 3, []) is None  # three restarts are tolerated ...
+    assert health.judge(300, 3, [], []) is None  # three restarts are tolerated ...
     clock.now = 1100
-    assert health.judge(400, 4, []) is None  # ... and forgotten after the window
+    assert health.judge(400, 4, [], []) is None  # ... and forgotten after the window
     clock.now = 1101
-    verdict = health.judge(500, 8, [])  # the one at 1100 and four more
+    verdict = health.judge(500, 8, [], [])  # the one at 1100 and four more
     assert verdict.status == ERROR and "restarted 5 times within 600 s" in verdict.reason
-    assert health.judge(600, 8, ["learners/default_policy/total_loss = nan"]).status == ERROR
+    assert health.judge(600, 8, ["learners/default_policy/total_loss = nan"], []).status == ERROR
+
+
+def test_nan_learner_figures_of_an_iteration_that_sampled_nothing_are_not_a_divergence() -> None:
+    health, nan_loss = RunHealth(Health()), ["learners/default_policy/total_loss = nan"]
+    assert health.judge(100, 0, [], []) is None
+    assert health.judge(100, 0, nan_loss, []) is None  # nothing sampled, nothing trained: NaN means of no batches
+    assert health.judge(200, 0, nan_loss, []).status == ERROR
+    assert health.judge(200, 0, [], ["weights of default_policy"]).status == ERROR  # weights count regardless
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +82,7 @@ def _failed_run(args: list[str], plugin: Path, storage: Path) -> tuple[dict, str
     return summary, outcome.stdout
 
 
+@pytest.mark.slow  # 3 min in CI (RLlib restarts a runner about once a minute); the restart rule's own test stays
 def test_runners_that_crash_at_every_reset_end_the_run_as_an_error(plugin: Path, tmp_path: Path) -> None:
     # RLlib restarts a crashed runner about once a minute here: allow none, not the default 3 in 10 minutes.
     summary, _ = _failed_run(["--set", "env_config.crash_at_reset={}", "--set", "health.max_runner_restarts=0"], plugin, tmp_path)

@@ -194,6 +194,7 @@ def test_a_minerl_job_without_minerl_stops_before_ray_and_names_the_image(tmp_pa
     assert rapid("validate", "jobs/simon_says_minerl.yaml").returncode == 0, "a laptop may still submit it to a cluster"
 
 
+@pytest.mark.slow  # 1.7 min in CI; the curriculum's round-trip test stays, and the VPT pipeline trains on Crafter
 def test_a_small_crafter_run_trains_reports_per_task_success_and_resumes_its_curriculum(ray_head: Head, tmp_path: Path) -> None:
     args = [SPEC, "--profile", "smoke", "--set", f"storage_path={tmp_path}", "--set", "stop={iterations: 6}",
             "--set", "checkpoint.every=2", "--set", "evaluation.every=3"]

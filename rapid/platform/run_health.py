@@ -54,10 +54,13 @@ class RunHealth:
         self._restarts_seen = 0
         self._restarts: deque[float] = deque()
 
-    def judge(self, env_steps: float, restarts: int, nonfinite: list[str]) -> Verdict | None:
+    def judge(self, env_steps: float, restarts: int, losses: list[str], weights: list[str]) -> Verdict | None:
         """The verdict on the run so far: `env_steps` sampled in total, `restarts` of EnvRunners in total,
-        `nonfinite` losses or weights; None while it is healthy."""
+        non-finite `losses` and `weights`; None while it is healthy. Losses count only in an iteration
+        that sampled: one that sampled nothing (a sample timeout on a loaded machine) trained on
+        nothing, and its learner figures are NaN means of no batches, not a loss that diverged."""
         now, rules = self.clock(), self.settings
+        nonfinite = (losses if env_steps > self._steps else []) + weights
         if nonfinite:
             return Verdict(ERROR, f"non-finite training values: {', '.join(nonfinite[:3])} (health.finite_check)")
         for _ in range(restarts - self._restarts_seen):

@@ -74,14 +74,14 @@ class RLlibJobTrainable(tune.Trainable):
         return {**row, HEALTH: verdict.status, HEALTH_REASON: verdict.reason, "done": True}
 
     def _judge(self, result: dict[str, Any]) -> Verdict | None:
-        nonfinite: list[str] = []
+        losses: list[str] = []
+        weights: list[str] = []
         if self.job.health.finite_check:
-            nonfinite = nonfinite_losses(result)
-            if not nonfinite:
-                for call in self.algo.learner_group.foreach_learner(nonfinite_weights):
-                    nonfinite += [f"weights of {module}" for module in call.get()] if call.ok else []
+            losses = nonfinite_losses(result)
+            for call in self.algo.learner_group.foreach_learner(nonfinite_weights):
+                weights += [f"weights of {module}" for module in call.get()] if call.ok else []
         restarts = self.algo.env_runner_group.num_remote_worker_restarts() if self.algo.env_runner_group else 0
-        return self.health.judge(result.get("num_env_steps_sampled_lifetime", 0), restarts, nonfinite)
+        return self.health.judge(result.get("num_env_steps_sampled_lifetime", 0), restarts, losses, weights)
 
     def _evaluated_this_iteration(self) -> bool:
         """RLlib's own test: evaluate after every `evaluation_interval`-th iteration."""

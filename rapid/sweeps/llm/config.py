@@ -8,7 +8,7 @@ from rapid.platform.schema_errors import KeyProblem
 
 SIZES = ("xs", "s", "m", "l")  # rapid.sweeps.llm.ladder.LADDER, smallest first
 STATEMENT_KINDS = ("chain_sum", "legs", "comparison", "sorting", "worked")  # rapid.sweeps.llm.statements.KINDS
-TASKS = ("comparison", "sum_compare", "legs_compare", "sorted_check", "breast_cancer")  # made in rapid.sweeps.llm.tasks
+TASKS = ("comparison", "sum_compare", "legs_compare", "breast_cancer")  # made in rapid.sweeps.llm.tasks
 LOSSES = ("xent", "logconf")  # rapid.sweeps.llm.losses
 
 

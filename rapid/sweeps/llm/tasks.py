@@ -1,10 +1,9 @@
 """Binary tasks with a ground truth, generated offline, each with a fixed train/test split.
 
-Four ask a question of a statement the pretraining corpus teaches the skill for (`statements`):
+Three ask a question of a statement the pretraining corpus teaches the skill for (`statements`):
 - `comparison`: "cmp 4821 4812": is the first number larger?
 - `sum_compare`: "55+98>141": is the sum (reasoning-gym's `chain_sum`) larger than the number?
 - `legs_compare`: "1 tiger, 4 butterflys: legs>30": more legs than that (reasoning-gym's `leg_counting`)?
-- `sorted_check`: "3 17 25 40": ascending, or with two neighbours swapped?
 Each is graded: the number compared with lies 1 to 30 away from the true value, so a rough
 estimate answers some and only the exact skill answers all, which is where larger models pull
 ahead. `breast_cancer` is the quick sanity tier: scikit-learn's bundled Wisconsin data, each of
@@ -18,7 +17,7 @@ from functools import cache
 import numpy as np
 
 from rapid.sweeps.llm.config import TASKS
-from rapid.sweeps.llm.statements import chain_sum, comparison, legs, sorting
+from rapid.sweeps.llm.statements import chain_sum, comparison, legs
 
 TASK_POOL_SEED = 1  # reasoning-gym pools for tasks: the corpus draws from pool 0
 
@@ -55,19 +54,8 @@ def _legs_compare(rng: np.random.Generator) -> tuple[str, int]:
     return f"{claim[:-1]}>{threshold}", larger
 
 
-def _sorted_check(rng: np.random.Generator) -> tuple[str, int]:
-    _, ordered = sorting(rng, TASK_POOL_SEED)
-    numbers = ordered.split(" ")
-    swappable = [i for i in range(len(numbers) - 1) if numbers[i] != numbers[i + 1]]
-    if rng.random() < 0.5 or not swappable:
-        return ordered, 1
-    i = swappable[int(rng.integers(len(swappable)))]
-    numbers[i], numbers[i + 1] = numbers[i + 1], numbers[i]
-    return " ".join(numbers), 0
-
-
 GENERATED: dict[str, Callable[[np.random.Generator], tuple[str, int]]] = {
-    "comparison": _comparison, "sum_compare": _sum_compare, "legs_compare": _legs_compare, "sorted_check": _sorted_check,
+    "comparison": _comparison, "sum_compare": _sum_compare, "legs_compare": _legs_compare,
 }
 
 
