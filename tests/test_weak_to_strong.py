@@ -99,6 +99,17 @@ def test_a_student_learns_from_the_weak_labels_and_reports_pgr(cache: Path) -> N
     assert spec["loss"] == "logconf" and spec["weak"]["model"]["size"] == "xs" and spec["model"]["size"] == "s"
 
 
+def test_a_linear_probe_trains_the_head_on_a_frozen_body(cache: Path) -> None:
+    lm, tokenizer = load_lm(cache / "ladder" / "xs")
+    model = LastTokenClassifier(lm)
+    body = {name: p.clone() for name, p in model.body.named_parameters()}
+    task = load_task("comparison", 24, 8)
+    ids, mask = encode(tokenizer, task.train_texts, max_length=64)
+    fit(model, ids, mask, one_hot(task.train_labels), xent, lr=1e-2, batch_size=8, epochs=2, linear_probe=True, seed=0)
+    assert all(torch.equal(p, body[name]) for name, p in model.body.named_parameters())
+    assert model.head.weight.abs().sum() > 0  # zero-initialized, then trained
+
+
 def test_pgr_is_zero_at_the_weak_model_and_one_at_the_ceiling() -> None:
     assert pgr(0.6, 0.6, 0.8) == 0 and pgr(0.6, 0.8, 0.8) == 1 and pgr(0.6, 0.7, 0.8) == pytest.approx(0.5)
     assert np.isnan(pgr(0.7, 0.7, 0.7))
