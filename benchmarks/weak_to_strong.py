@@ -32,6 +32,7 @@ from typing import Any
 
 from common import ROOT, run_rapid
 
+from rapid.sweeps.llm.config import SIZES
 from rapid.sweeps.llm.ladder import lm_meta
 
 JOB = ROOT / "jobs" / "weak_to_strong.yaml"
@@ -67,14 +68,10 @@ def accuracy_by_size(run: Path) -> dict[str, Any]:
         by_task.setdefault(row["task"], {})[row["model"]] = row["ceiling_accuracy"]
     out = {}
     for task, sizes in by_task.items():
-        first, last = sizes[min(sizes, key=_rank)], sizes[max(sizes, key=_rank)]
-        out[task] = {"ceiling": {size: _round(a) for size, a in sorted(sizes.items(), key=lambda kv: _rank(kv[0]))},
+        first, last = sizes[min(sizes, key=SIZES.index)], sizes[max(sizes, key=SIZES.index)]
+        out[task] = {"ceiling": {size: _round(a) for size, a in sorted(sizes.items(), key=lambda kv: SIZES.index(kv[0]))},
                      "rises": last["mean"] - first["mean"] > 2 * max(first["std"], last["std"])}
     return out
-
-
-def _rank(size: str) -> int:
-    return ("xs", "s", "m", "l").index(size)
 
 
 def _round(spread: dict[str, float]) -> dict[str, float]:
