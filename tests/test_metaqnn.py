@@ -354,6 +354,7 @@ def test_a_tiny_metaqnn_digits_sweep_runs_three_trials_and_reports_by_epsilon(tm
     assert report["best_accuracy"] == pytest.approx(summary["metric_best"]) and report["best_net"] == summary["best_config"]["net"]
 
 
+@pytest.mark.slow  # 1.1 min in CI; the scheduler's replay sweep (test_performance_prediction) stays
 def test_metaqnn_runs_under_the_performance_prediction_scheduler(tmp_path: Path) -> None:
     outcome = rapid("run", "jobs/metaqnn_with_prediction.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
                     env=embedded_env())  # fmt: skip

@@ -188,6 +188,7 @@ def _trial_pids(head: Head) -> list[int]:
     return pids
 
 
+@pytest.mark.slow  # 1.3 min in CI; the SIGKILL resume from the checkpoint stays
 def test_a_crashed_trial_restarts_from_its_checkpoint(ray_head: Head, tmp_path: Path) -> None:
     """FailureConfig: the trial's process dies mid-run; Tune restarts it from the newest checkpoint."""
     args = [*SMOKE, "--set", f"storage_path={tmp_path}", "--set", "stop.env_steps=16000", "--set", "checkpoint.every=3"]

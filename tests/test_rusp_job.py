@@ -36,9 +36,12 @@ def test_an_evaluation_mapping_to_an_unknown_policy_stops_before_ray(tmp_path: P
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("spec", "figure"), [("jobs/rusp_indirect.yaml", "evaluation/env_runners/against/always_defect/cooperation"),
-                                              ("jobs/rusp_prisoners_buddy.yaml", "evaluation/env_runners/against/steady_partner/return"),
-                                              ("jobs/rusp_oasis.yaml", "evaluation/env_runners/survival_time")])
+# Prisoner's Buddy and Oasis take about a minute each in CI: `slow`; the indirect game keeps the wiring in CI.
+@pytest.mark.parametrize(("spec", "figure"), [
+    ("jobs/rusp_indirect.yaml", "evaluation/env_runners/against/always_defect/cooperation"),
+    pytest.param("jobs/rusp_prisoners_buddy.yaml", "evaluation/env_runners/against/steady_partner/return", marks=pytest.mark.slow),
+    pytest.param("jobs/rusp_oasis.yaml", "evaluation/env_runners/survival_time", marks=pytest.mark.slow),
+])
 def test_the_other_rusp_games_train_and_meet_their_fixed_partners(ray_head: Head, tmp_path: Path, spec: str, figure: str) -> None:
     done = rapid("run", spec, "--profile", "smoke", "--set", f"storage_path={tmp_path}", "--set", "evaluation.episodes=12",
                  env=ray_head.env())

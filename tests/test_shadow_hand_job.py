@@ -12,7 +12,8 @@ TINY = ["--profile", "smoke", "--set", "env_config.timeout_s=4.0", "--set", "res
         "--set", "resources.cpus_per_env_runner=0.5"]
 
 
-@pytest.mark.parametrize("job", ["shadow_hand_dr", "shadow_hand_adr"])
+# The ADR job: `slow` (a minute in CI); test_adr_run trains it, kills its driver and resumes it in CI.
+@pytest.mark.parametrize("job", ["shadow_hand_dr", pytest.param("shadow_hand_adr", marks=pytest.mark.slow)])
 def test_dactyl_job_trains_on_two_env_runners_and_checkpoints(ray_head: Head, tmp_path: Path, job: str) -> None:
     outcome = rapid("run", f"jobs/{job}.yaml", *TINY, "--set", f"storage_path={tmp_path}", env=ray_head.env())
     assert outcome.returncode == 0, outcome.stderr
