@@ -32,11 +32,12 @@ from typing import Any
 
 from common import ROOT, run_rapid
 
-from rapid.sweeps.llm.config import SIZES
+from rapid.sweeps.llm.config import SIZES, W2SConfig
 from rapid.sweeps.llm.ladder import lm_meta
 
 JOB = ROOT / "jobs" / "weak_to_strong.yaml"
-PAPER_LR, LAPTOP_LR = 5e-5, 3e-4
+PAPER_LR = 5e-5  # jobs/weak_to_strong/*.yaml, profile paper
+LAPTOP_LR = W2SConfig.model_fields["lr"].default
 
 
 def study(keep: Path, profile: str) -> tuple[Path, float]:
