@@ -12,8 +12,11 @@ auxiliary confidence loss recover more than naive cross-entropy on the largest g
 4. PGR: every pair whose gap exceeds twice its spread over seeds, naive against the confidence
    loss; the share of called pairs with naive PGR > 0; on each task's largest-gap pair, logconf's
    PGR minus xent's.
-5. Learning rate: the paper's 5e-5 (for pretrained GPT-2s) against the laptop's 3e-4 on the
-   ground-truth stage (comparison, seed 0, every size), same cache, same halves.
+5. Settings, side by side on the ground-truth stage (`comparison`, every size and seed, same
+   cache, same halves): the laptop's learning rate against the paper's 5e-5 (for pretrained
+   GPT-2s) and the former 3e-4; and a linear probe (body frozen), which shows how much of the
+   task the pretrained models hold before fine-tuning: the latent knowledge the paper's students
+   draw on.
 
 The last line printed is one JSON object with every figure. With `--keep DIR` the study's run is
 kept there and a rerun reads it instead of training again.
@@ -38,6 +41,7 @@ from rapid.sweeps.llm.ladder import lm_meta
 JOB = ROOT / "jobs" / "weak_to_strong.yaml"
 PAPER_LR = 5e-5  # jobs/weak_to_strong/*.yaml, profile paper
 LAPTOP_LR = W2SConfig.model_fields["lr"].default
+FORMER_LR = 3e-4  # the laptop profile's until 2026-12-07
 
 
 def study(keep: Path, profile: str) -> tuple[Path, float]:
@@ -102,15 +106,20 @@ def pgr_figures(run: Path) -> dict[str, Any]:
             "logconf_minus_xent_on_largest_gap": lift}
 
 
-def learning_rates(run: Path, keep: Path, profile: str) -> dict[str, dict[str, float]]:
-    """Ceiling accuracy per size at the paper's learning rate against the laptop's (seed 0, comparison)."""
+def ground_truth_variants(run: Path, keep: Path, profile: str) -> dict[str, dict[str, dict[str, float]]]:
+    """Ceiling accuracy per size on `comparison` (every seed, the study's halves and cache) at the
+    laptop's settings, at the paper's and the former learning rate, and as a linear probe (the
+    body frozen: how much of the task the pretrained representations already hold)."""
     spec = ROOT / "jobs" / "weak_to_strong" / "ground_truth.yaml"
-    one = ["param_space.task={grid_search: [comparison]}", "param_space.seed={grid_search: [0]}", f"config.cache={run}/cache"]
-    out: dict[str, dict[str, float]] = {}
-    for lr in (PAPER_LR, LAPTOP_LR):
-        lr_run = run_rapid(spec, [*one, f"config.lr={lr}"], str(keep / f"lr_{lr}"), "ground_truth", profile)["run"]
-        models = json.loads((lr_run / "summary.json").read_text())["report"]["models"]
-        out[f"{lr:g}"] = {row["model"]: round(row["ceiling_accuracy"]["mean"], 3) for row in models}
+    variants = {f"lr {LAPTOP_LR:g} (laptop)": [], f"lr {PAPER_LR:g}": [f"config.lr={PAPER_LR}"],
+                f"lr {FORMER_LR:g}": [f"config.lr={FORMER_LR}"], "linear probe": ["config.linear_probe=true"]}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, overrides in variants.items():
+        folder = keep / name.split(" (")[0].replace(" ", "_")
+        variant = run_rapid(spec, ["param_space.task={grid_search: [comparison]}", f"config.cache={run}/cache", *overrides],
+                            str(folder), "ground_truth", profile)["run"]
+        models = json.loads((variant / "summary.json").read_text())["report"]["models"]
+        out[name] = {row["model"]: _round(row["ceiling_accuracy"]) for row in models}
     return out
 
 
@@ -127,7 +136,7 @@ def main() -> None:
                                "accuracy_by_size": accuracy_by_size(run), "pgr": pgr_figures(run)}
     if not args.quick:
         print(json.dumps(figures, indent=1))
-        figures["ceiling_by_lr"] = learning_rates(run, keep, profile)
+        figures["comparison_ceiling_by_setting"] = ground_truth_variants(run, keep, profile)
     print(json.dumps(figures))
 
 

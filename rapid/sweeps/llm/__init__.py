@@ -20,5 +20,6 @@ TRAINABLES.add(
     "weak-to-strong: a model's ground-truth runs (model:) or a student on a weaker model's labels (pair:); reports pgr",
     check_config=_schema_check("rapid.sweeps.llm.config", "W2SConfig", "check_w2s_config"),
     path_keys=("cache",),
+    reuse_actors=True,
     report=lambda trials, run: import_attr("rapid.sweeps.llm.report", "w2s_report")(trials, run),
 )

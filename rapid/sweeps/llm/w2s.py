@@ -137,6 +137,11 @@ class W2STrainable(tune.Trainable):
                 "student_accuracy": student["accuracy"], "pgr": pgr(weak["accuracy"], student["accuracy"], ceiling["accuracy"]),
                 "weak": weak_ref.name, "strong": strong_ref.name, "done": True}
 
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Tune reuses this actor for the next trial: torch and transformers stay imported."""
+        self.setup(new_config)
+        return True
+
     def save_checkpoint(self, checkpoint_dir: str) -> None:
         (Path(checkpoint_dir) / "cache.json").write_text(json.dumps({"cache": self.cfg.cache}))
 
