@@ -1,36 +1,42 @@
 """Learning-curve performance prediction on the recorded curves of data/learning_curves/.
 
-1. R^2 of the predicted final value after 25% of the epochs, for each file and regressor: fitted
-   on 100 fully trained networks (as in the paper), tested on all the others.
+1. R^2 of the predicted final value after 25% of the epochs, for each file and regressor
+   (`auto` included): fitted on the file's first 100 networks, tested on all the others; also
+   on the healthy ones only (a diverged network is easy to call), and with a prior: the other
+   files of the same metric and mode (leave one family out).
 2. The sweep, run with `rapid run jobs/early_stop_replay.yaml` (each trial replays one recorded
-   curve): epochs spent and whether the best network ran to the end, for no early stopping
-   (fifo), rapid's `performance_prediction` scheduler, Tune's ASHA (its defaults: grace period 1,
-   reduction factor 4) and `performance_prediction_hyperband` (ASHA plus the prediction's stop,
-   from 15 finished networks on),
-   side by side in the same trial orders: the file's own and shuffled ones.
+   curve): epochs spent and whether the best network ran to the end, for rapid's
+   `performance_prediction` scheduler, Tune's ASHA (its defaults: grace period 1, reduction
+   factor 4) and `performance_prediction_hyperband` (ASHA plus the prediction's stop, from 15
+   finished networks on), side by side in the same trial orders: the file's own and shuffled
+   ones. No early stopping spends every network's every epoch and keeps the best by definition.
 
-    python benchmarks/performance_prediction.py            # every file; metaqnn in 4 orders (about 20 min)
-    python benchmarks/performance_prediction.py --quick    # metaqnn's first 200 networks, file order (under a minute)
+    python benchmarks/performance_prediction.py                 # every file in 4 orders (about an hour)
+    python benchmarks/performance_prediction.py --shuffles 0    # every file in its own order
+    python benchmarks/performance_prediction.py --quick         # metaqnn's first 200 networks, file order (under a minute)
 """
 
 import argparse
 import json
 import tempfile
-from pathlib import Path
 
 import numpy as np
 from common import ROOT, last_per_trial, run_rapid
 
-from rapid.sweeps.learning_curves import load_curves
-from rapid.sweeps.performance_prediction import REGRESSORS, CurvePredictor
+from rapid.sweeps.learning_curves import CurveSet, load_curves
+from rapid.sweeps.performance_prediction import AUTO, REGRESSORS, CurvePredictor
 
 CURVES = ROOT / "data" / "learning_curves"
 JOB = ROOT / "jobs" / "early_stop_replay.yaml"
 # file -> the job's profile for it
-FILES = {"metaqnn_cifar10.csv": None, "deep_resnets_cifar10.csv": "resnets", "lstm_ptb.csv": "lstm"}
+FILES = {
+    "metaqnn_cifar10.csv": None,
+    "deep_resnets_cifar10.csv": "resnets",
+    "lstm_ptb.csv": "lstm",
+    "metaqnn_digits_long.csv": "digits_long",
+}
 TRAIN_CURVES = 100
 ARMS = {
-    "fifo": ["scheduler={name: fifo}"],
     "performance_prediction": [],  # the job's own scheduler
     "asha": ["scheduler={name: asha, options: {max_t: %d, grace_period: 1, reduction_factor: 4}}"],
     # these brackets let 2-4% of the networks run to the end: the predictor starts from 15 (the job's hyperband profile)
@@ -38,18 +44,31 @@ ARMS = {
 }
 
 
-def r_squared(path: Path, regressor: str, seed: int = 0) -> float:
-    curves = load_curves(path)
-    features = np.stack(list(curves.features.values()), axis=1)
-    order = np.random.default_rng(seed).permutation(len(curves))
-    train, test = order[:TRAIN_CURVES], order[TRAIN_CURVES:]
-    predictor = CurvePredictor(curves.epochs, regressor, min_finished=TRAIN_CURVES)
-    for row in train:
+def diverged(curves: CurveSet) -> np.ndarray:
+    """Networks whose final value lies in the worst tenth of the file's range of finals."""
+    final = curves.values[:, -1]
+    worst, best = (final.min(), final.max()) if curves.mode == "max" else (final.max(), final.min())
+    return np.abs(final - worst) <= 0.1 * abs(best - worst)
+
+
+def r_squared(file: str, regressor: str, prior: list[str]) -> dict[str, float]:
+    """R^2 on all the test networks and on the healthy ones, fitted on the first 100."""
+    curves, families = load_curves(CURVES / file), [load_curves(CURVES / f) for f in prior]
+    names = [n for n in curves.features if all(n in family.features for family in families)]
+    features = np.stack([curves.features[n] for n in names], axis=1) if names else np.empty((len(curves), 0))
+    predictor = CurvePredictor(curves.epochs, regressor, min_finished=TRAIN_CURVES, prior=families, features=names)
+    for row in range(TRAIN_CURVES):
         predictor.add_finished(curves.values[row], features[row])
     seen = max(1, round(curves.epochs * 0.25))
+    test = np.arange(TRAIN_CURVES, len(curves))
     predicted = np.array([predictor.predict(curves.values[row, :seen], features[row])[0] for row in test])
     final = curves.values[test, -1]
-    return float(1 - ((predicted - final) ** 2).sum() / ((final - final.mean()) ** 2).sum())
+    healthy = ~diverged(curves)[test]
+
+    def score(mask: np.ndarray) -> float:
+        return float(1 - ((predicted[mask] - final[mask]) ** 2).sum() / ((final[mask] - final[mask].mean()) ** 2).sum())
+
+    return {"all": score(np.ones_like(healthy)), "healthy": score(healthy), "picked": predictor.picked.get(seen)}
 
 
 def sweep(file: str, arm: str, rows: list[int], storage: str) -> dict[str, float]:
@@ -69,25 +88,43 @@ def sweep(file: str, arm: str, rows: list[int], storage: str) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="metaqnn's first 200 networks in file order, two arms")
+    parser.add_argument("--shuffles", type=int, default=3, help="shuffled trial orders per file beside the file's own")
+    parser.add_argument("--files", nargs="+", choices=list(FILES), default=list(FILES))
     args = parser.parse_args()
     figures: dict[str, object] = {}
-    files = ["metaqnn_cifar10.csv"] if args.quick else list(FILES)
+    files = ["metaqnn_cifar10.csv"] if args.quick else args.files
     for file in files:
-        for regressor in REGRESSORS:
-            key = f"r2_25pct/{file.removesuffix('.csv')}/{regressor}"
-            figures[key] = round(r_squared(CURVES / file, regressor), 3)
-            print(f"R^2 after 25% of epochs, {file}, {regressor}: {figures[key]}")
+        curves = load_curves(CURVES / file)
+        same = [
+            f
+            for f in FILES
+            if f != file and (load_curves(CURVES / f).metric, load_curves(CURVES / f).mode) == (curves.metric, curves.mode)
+        ]
+        name = file.removesuffix(".csv")
+        figures[f"diverged_share/{name}"] = round(float(diverged(curves).mean()), 3)
+        for regressor in (*REGRESSORS, AUTO):
+            for prior in [[], same] if same and not args.quick else [[]]:
+                result = r_squared(file, regressor, prior)
+                key = f"r2_25pct/{name}/{regressor}{'/prior' if prior else ''}"
+                figures |= {key: round(result["all"], 3), f"{key}/healthy": round(result["healthy"], 3)}
+                if regressor == AUTO:
+                    figures[f"{key}/picked"] = result["picked"]
+                with_prior = f" with prior {'+'.join(prior)}" if prior else ""
+                picked = f" picked {result['picked']}" if regressor == AUTO else ""
+                print(f"R^2 after 25% of epochs, {name}, {regressor}{with_prior}: {result['all']:.3f} "
+                      f"(healthy {result['healthy']:.3f}){picked}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as storage:
         for file in files:
             count = len(load_curves(CURVES / file))
             orders = {"file": list(range(200 if args.quick else count))}
-            if file == "metaqnn_cifar10.csv" and not args.quick:
-                orders |= {f"shuffle{s}": [int(r) for r in np.random.default_rng(s).permutation(count)] for s in (1, 2, 3)}
+            if not args.quick:
+                orders |= {
+                    f"shuffle{s}": [int(r) for r in np.random.default_rng(s).permutation(count)]
+                    for s in range(1, args.shuffles + 1)
+                }
             arms = ["performance_prediction", "asha"] if args.quick else list(ARMS)
             for order, rows in orders.items():
                 for arm in arms:
-                    if arm == "fifo" and order != "file":
-                        continue  # no early stopping: every network to the end, in any order
                     result = sweep(file, arm, rows, storage)
                     key = f"sweep/{file.removesuffix('.csv')}/{order}/{arm}"
                     print(f"{key}: {result['epochs']} epochs ({result['speedup']:.2f}x fewer than no early stopping), "

@@ -1,10 +1,13 @@
 """Performance prediction: the curve features, the stop rule, and the scheduler on replayed real curves."""
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 from conftest import ROOT, embedded_env, rapid, results_of
 from ray.tune.schedulers import AsyncHyperBandScheduler
@@ -12,6 +15,7 @@ from ray.tune.schedulers import AsyncHyperBandScheduler
 from rapid.platform.run_dir import read_metrics
 from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.performance_prediction import (
+    POINTS,
     CurvePredictor,
     PerformancePredictionHyperband,
     PerformancePredictionScheduler,
@@ -22,18 +26,72 @@ CURVES = ROOT / "data" / "learning_curves"
 
 
 def test_curve_features_on_a_known_curve() -> None:
-    features = curve_features([0.1, 0.3, 0.4, 0.7])
+    features = curve_features([0.1, 0.3, 0.4, 0.7], points=4)
     values, first, second = [0.1, 0.3, 0.4, 0.7], [0.2, 0.1, 0.3], [-0.1, 0.2]
     summaries = [np.mean(values), np.std(values), np.mean(first), np.std(first), np.mean(second), np.std(second)]
     assert features == pytest.approx(values + first + second + summaries)
-    assert curve_features([0.5]) == pytest.approx([0.5, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0])  # no differences yet
+    assert curve_features([0.5], points=3) == pytest.approx([0.5] * 3 + [0.0] * 3 + [0.5] + [0.0] * 5)  # one epoch: flat
+
+
+def test_feature_width_does_not_grow_past_a_bound_with_the_curve() -> None:
+    widths = {t: len(curve_features(np.linspace(0, 1, t))) for t in (1, 5, POINTS, 20, 300, 1000)}
+    assert widths[1] < widths[5] < widths[POINTS] == widths[20] == widths[300] == widths[1000] == 3 * POINTS + 3
 
 
 def test_bad_options_are_refused_with_their_name() -> None:
-    with pytest.raises(ValueError, match="regressor: expected one of nu_svr, random_forest, linear"):
+    with pytest.raises(ValueError, match="regressor: expected one of nu_svr, random_forest, linear, auto"):
         CurvePredictor(20, regressor="svm")
     with pytest.raises(ValueError, match=r"threshold: expected a probability in \(0, 1\)"):
         CurvePredictor(20, threshold=1.5)
+    with pytest.raises(ValueError, match="min_finished: expected at least 5 .*regressor: auto compares"):
+        CurvePredictor(20, regressor="auto", min_finished=3)
+
+
+def fitted(curves: np.ndarray, regressor: str, prior=()) -> CurvePredictor:
+    predictor = CurvePredictor(curves.shape[1], regressor, min_finished=20, prior=prior)
+    for curve in curves:
+        predictor.add_finished(curve, [])
+    return predictor
+
+
+@pytest.mark.parametrize("regressor", ["nu_svr", "random_forest", "linear", "auto"])
+def test_predictions_stay_within_the_finals_seen(regressor: str) -> None:
+    curves = load_curves(CURVES / "lstm_ptb.csv").values[:60]
+    predictor = fitted(curves, regressor)
+    finals = curves[:, -1]
+    for start in (curves[:, :15].min() / 10, curves[:, :15].max() * 10):  # far outside anything seen
+        assert finals.min() <= predictor.predict(np.full(15, start), [])[0] <= finals.max()
+
+
+def test_auto_picks_the_regressor_that_fits_the_family() -> None:
+    """Finals linear in the curve: the linear model wins; a step in the curve's start: the forest."""
+    rng = np.random.default_rng(0)
+    start, slope = rng.uniform(-1.0, 1.0, 60), rng.uniform(0.0, 0.01, 60)
+    curves = start[:, None] + slope[:, None] * np.arange(20)[None]
+    for finals, expected in ((0.5 * curves[:, 4] + 20 * slope, "linear"), (np.where(start > 0, 0.9, 0.2), "random_forest")):
+        family = np.concatenate([curves[:, :-1], finals[:, None]], axis=1)
+        predictor = fitted(family, "auto")
+        predictor.predict(family[0, :5], [])
+        assert predictor.picked == {5: expected}
+
+
+def test_a_prior_predicts_before_the_sweep_has_finished_trials_and_is_refined_by_them(tmp_path: Path) -> None:
+    """A prior family that ends at 0.2 whatever its start, a sweep whose networks end at 0.9."""
+    rng = np.random.default_rng(0)
+    prior_curves = rng.uniform(0.3, 0.5, (40, 10)) * np.linspace(1, 0.5, 10)[None]  # 10 epochs: another length
+    prior_curves[:, -1] = 0.2
+    prior_file = tmp_path / "prior.csv"
+    columns = {"lr": rng.uniform(0, 1, 40), **{f"acc_{e + 1}": prior_curves[:, e] for e in range(10)}}
+    pacsv.write_csv(pa.table(columns), prior_file)
+    own = rng.uniform(0.3, 0.5, (25, 20))
+    own[:, -1] = 0.9
+    predictor = fitted(own[:1], "nu_svr", prior=[load_curves(prior_file)])
+    assert predictor.ready()  # one own network finished: the prior's 40 carry the fit
+    before = predictor.predict(own[1, :5], [])[0]
+    for curve in own[1:]:
+        predictor.add_finished(curve, [])
+    after = predictor.predict(own[1, :5], [])[0]
+    assert before < (0.2 + 0.9) / 2 < 0.8 < after  # nearer the prior's finals, then its own
 
 
 def replay(scheduler, curves, rows) -> dict[int, int]:
@@ -106,7 +164,9 @@ def test_prediction_on_asha_brackets_stops_trials_asha_keeps_and_keeps_the_best(
 
 
 def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best(tmp_path: Path) -> None:
+    started = time.time()
     outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}", env=embedded_env())
+    took = time.time() - started
     assert outcome.returncode == 0, outcome.stderr
     (run,) = results_of(tmp_path, "early_stop_replay")
     summary = json.loads((run / "summary.json").read_text())
@@ -117,6 +177,11 @@ def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best
     curves = load_curves(CURVES / "metaqnn_cifar10.csv")
     assert int(np.argmax(curves.values[:80, -1])) in full
     assert summary["best_config"]["row"] == int(np.argmax(curves.values[:80, -1]))
+    trial_times = {}  # each trial's own seconds
+    for trial, seconds in zip(table["trial_id"], table["wall_time_s"], strict=True):
+        trial_times[trial] = max(trial_times.get(trial, 0.0), seconds)
+    assert max(trial_times.values()) < summary["wall_time_s"] < took  # the sweep's wall time, not one trial's
+    assert summary["wall_time_s"] >= sum(trial_times.values()) / 2  # two trials at a time
 
 
 def test_replay_sweep_under_random_search_is_early_stopped(tmp_path: Path) -> None:
@@ -162,3 +227,33 @@ def test_replaying_rows_past_the_end_of_the_file_exits_2(tmp_path: Path) -> None
                     "--set", "param_space.row={grid_range: [0, 1001]}")  # fmt: skip
     assert outcome.returncode == 2
     assert "config.row: expected a row number in [0, 1000)" in outcome.stderr and "got 1000" in outcome.stderr
+
+
+def write_csv(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["scheduler.options.prior=data/learning_curves/lstm_ptb.csv"],
+         "scheduler.options.prior: data/learning_curves/lstm_ptb.csv records val_perplexity (min), but the sweep's metric is val_accuracy (max)"),
+        (["scheduler.options.regressor=auto", "scheduler.options.min_finished=3"],
+         "min_finished: expected at least 5 (the cross-validation folds that regressor: auto compares its regressors on), got 3"),
+        (["config.curves={ragged}"], "config.curves: {ragged}: column acc_2: row 2 has no value (ragged curves"),
+        (["scheduler.options.prior={text}"], "scheduler.options.prior: {text}: column acc_2: row 2: expected a number, got 'abc'"),
+    ],
+)  # fmt: skip
+def test_a_bad_prior_regressor_or_curve_file_exits_2_before_ray(tmp_path: Path, overrides: list[str], message: str) -> None:
+    files = {
+        "ragged": write_csv(tmp_path / "ragged.csv", "lr,acc_1,acc_2\n0.1,0.5,0.6\n0.2,0.4,\n"),
+        "text": write_csv(tmp_path / "text.csv", "lr,acc_1,acc_2\n0.1,0.5,0.6\n0.2,0.4,abc\n"),
+    }
+    sets = [arg for override in overrides for arg in ("--set", override.format(**files))]
+    outcome = rapid(
+        "run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path / 'runs'}", *sets
+    )
+    assert outcome.returncode == 2
+    assert message.format(**files) in outcome.stderr
+    assert not (tmp_path / "runs").exists()

@@ -173,6 +173,17 @@ def _status(results: Any) -> tuple[str, str | None]:
     return ("finished", None) if done else ("stopped", "stopped before its stop criteria were met")
 
 
+def _sweep_wall_time(results: Any) -> float:
+    """Seconds from the first trial's start to the last result of any trial: a row's wall_time_s
+    is its own trial's time, not the sweep's."""
+    spans = [
+        (m["timestamp"] - m["time_total_s"], m["timestamp"])
+        for m in (r.metrics for r in results)
+        if m and is_number(m.get("timestamp")) and is_number(m.get("time_total_s"))
+    ]
+    return float(max(end for _, end in spans) - min(start for start, _ in spans)) if spans else math.nan
+
+
 def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any) -> dict[str, Any]:
     mode = job.mode if isinstance(job, SweepJob) else "max"
     last = rows[-1] if rows else {}
@@ -188,7 +199,7 @@ def _summary(job: TuneJob, run: RunDir, rows: list[dict[str, Any]], results: Any
         "metric_best": best_value(rows, job.metric, mode),
         "iterations": last.get("iteration", 0),
         "env_steps": last.get("env_steps", math.nan),
-        "wall_time_s": last.get("wall_time_s", math.nan),
+        "wall_time_s": _sweep_wall_time(results) if isinstance(job, SweepJob) else last.get("wall_time_s", math.nan),
         "plots": f"{run.uri}/{PLOTS}",
         "errors": [str(e) for e in results.errors],
     }

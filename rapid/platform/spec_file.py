@@ -169,9 +169,9 @@ def _check_sweep(job: SweepJob, source: str, lines: dict[KeyPath, int]) -> None:
         raise RapidError(
             f"{source}: param_space: its grids times num_samples make {trials:,} trials; at most {MAX_TRIALS:,}"
         )
-    searcher = registry.SEARCHERS.entry(job.search.name).extra
-    if "check_sweep" in searcher:
-        searcher["check_sweep"](job, source)
+    for part in (registry.SEARCHERS.entry(job.search.name), registry.SCHEDULERS.entry(job.scheduler.name)):
+        if "check_sweep" in part.extra:
+            part.extra["check_sweep"](job, source)
     check = registry.TRAINABLES.entry(job.trainable).extra.get("check_config")
     if check is not None:
         for point in grid_combinations(job):

@@ -5,6 +5,8 @@ recorded curves of real trained networks that takes seconds instead of GPU-days:
 reports one recorded epoch per step, with the network's architecture and hyperparameters.
 """
 
+import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -15,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from ray import tune
+
+from rapid.platform.run_dir import read_metrics
 
 # Curve columns, in epoch order: acc_1..acc_20 (accuracy) or ep_0..ep_59 (perplexity).
 CURVE_COLUMN = re.compile(r"^(acc|ep)_(\d+)$")
@@ -40,6 +44,24 @@ class CurveSet:
         return self.values.shape[0]
 
 
+def _number(text: object) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_curve_column(path: Path, name: str, column: pa.ChunkedArray) -> None:
+    """Every network has a number at every epoch: a ragged or non-numeric curve is a ValueError."""
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_null(column.type)):
+        row, text = next((i, v) for i, v in enumerate(column.to_pylist()) if v is not None and not _number(v))
+        raise ValueError(f"{path}: column {name}: row {row + 1}: expected a number, got {text!r}")
+    if column.null_count:
+        row = column.to_pylist().index(None)
+        raise ValueError(f"{path}: column {name}: row {row + 1} has no value (ragged curves: every network needs every epoch)")
+
+
 @cache
 def load_curves(path: str | Path) -> CurveSet:
     """Read a curve file; the numeric columns before the curve (num_params, depth, lr, ...) are
@@ -53,6 +75,8 @@ def load_curves(path: str | Path) -> CurveSet:
     if not curve:
         raise ValueError(f"{path}: no curve columns (acc_<epoch> or ep_<epoch>)")
     metric, mode = MEASURES[curve[0][2]]
+    for _, column, _ in curve:
+        _check_curve_column(path, column, table[column])
     values = np.stack([table[c].to_numpy().astype(np.float64) for _, c, _ in curve], axis=1)
     curve_names = {c for _, c, _ in curve}
     features = {
@@ -61,6 +85,32 @@ def load_curves(path: str | Path) -> CurveSet:
         if c not in curve_names and (pa.types.is_integer(table[c].type) or pa.types.is_floating(table[c].type))
     }
     return CurveSet(path, values, features, metric, mode)
+
+
+def export_curves(run_dir: str | Path, out: str | Path, epochs: int, dataset: str) -> int:
+    """Write the `cnn` trials of a finished sweep in `run_dir` that trained `epochs` epochs as a
+    curve file `out` (the columns of metaqnn_cifar10.csv), so a family recorded here is replayed
+    and learned from like the shipped ones; the number of networks written. The file appears
+    whole or not at all."""
+    table = read_metrics(run_dir)
+    curves: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in (dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)):
+        curves.setdefault(row["trial_id"], {})[int(row["epoch"])] = row
+    rows = []
+    for trial_id, by_epoch in sorted(curves.items()):
+        if not all(e in by_epoch for e in range(1, epochs + 1)):
+            continue
+        net = json.loads((Path(run_dir) / f"trial_{trial_id}" / "params.json").read_text())["net"]
+        last = by_epoch[epochs]
+        rows.append({"net": f"[{', '.join(net)}]", "training_dataset": dataset,
+                     **{k: last[k] for k in ("num_params", "depth", "lr")},
+                     **{f"acc_{e}": by_epoch[e]["val_accuracy"] for e in range(1, epochs + 1)}})  # fmt: skip
+    if not rows:
+        raise ValueError(f"{run_dir}: no trial trained {epochs} epochs")
+    staging = Path(f"{out}.tmp")
+    pacsv.write_csv(pa.Table.from_pylist(rows), staging)
+    os.replace(staging, out)
+    return len(rows)
 
 
 class LearningCurveReplay(tune.Trainable):

@@ -5,44 +5,66 @@ predict the final value from the first t values of a curve (plus architecture an
 hyperparameter features the trials report). A running trial at epoch t is stopped when the
 prediction, taken as a Gaussian with the model's cross-validated error as its spread, gives it
 less than `threshold` probability of beating the best final value seen so far.
+
+Robust on curve families nobody tuned it to: a curve of any length becomes the same few
+features on a time axis relative to `max_t`; targets bounded in [0, 1] are fitted as logits and
+positive ones as logs, and predictions are clipped to the finals seen; `regressor: auto` picks
+by cross-validated error; and a `prior` (other families' curve files) warm-starts the fits.
 """
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+from scipy.special import expit, logit
 from scipy.stats import norm
-from sklearn.base import RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import RandomForestRegressor
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import NuSVR
+
+from rapid.platform.errors import RapidError
+from rapid.sweeps.learning_curves import CurveSet, load_curves
+
+logger = logging.getLogger(__name__)
 
 # name -> (regressor, the hyperparameter grid cross-validation picks from). Inputs and target are
 # standardized first: perplexities in the hundreds and accuracies in [0, 1] get the same grid.
 REGRESSORS = {
     "nu_svr": (lambda: NuSVR(kernel="rbf"), {"C": [1.0, 10.0, 100.0], "gamma": ["scale", 0.01, 0.001]}),
-    "random_forest": (lambda: RandomForestRegressor(n_estimators=100, random_state=0), {}),
-    "linear": (LinearRegression, {}),
+    "random_forest": (lambda: RandomForestRegressor(n_estimators=50, min_samples_leaf=2, random_state=0), {}),
+    "linear": (Ridge, {"alpha": [0.1, 1.0, 10.0, 100.0]}),  # regularized: a long curve's many inputs cannot blow it up
 }
+AUTO = "auto"
 # A model is refitted once the finished trials have grown by a quarter since its last fit.
 REFIT_GROWTH = 1.25
 # Cross-validation folds: they pick the hyperparameters and give the model's error estimate.
 FOLDS = 5
+# A curve so far becomes this many points, evenly spaced from its first epoch to its last, whatever its length.
+POINTS = 10
+# Targets bounded in [0, 1] are fitted as logit(clip(y, EPS, 1 - EPS)).
+EPS = 1e-3
 
 
-def curve_features(curve: Sequence[float]) -> np.ndarray:
+def curve_features(curve: Sequence[float], points: int | None = None) -> np.ndarray:
     """The paper's curve features: the values so far, their first and second differences, and
-    the mean and standard deviation of each of those three (0 where there is nothing to take)."""
+    the mean and standard deviation of each of those three. A curve longer than POINTS is first
+    resampled to POINTS values (linear interpolation, first and last epoch kept), so 300 epochs
+    of 1,000 make as many features as 10 of 20; `points` sets the count (a prior's curves of
+    another length are read at the width of the sweep's own)."""
     values = np.asarray(curve, dtype=np.float64)
-    first, second = np.diff(values), np.diff(values, n=2)
-    summaries = [f(x) if x.size else 0.0 for x in (values, first, second) for f in (np.mean, np.std)]
-    return np.concatenate([values, first, second, summaries])
+    count = points or min(len(values), POINTS)
+    resampled = np.interp(np.linspace(0, len(values) - 1, count), np.arange(len(values)), values)
+    first, second = np.diff(resampled), np.diff(resampled, n=2)
+    summaries = [f(x) if x.size else 0.0 for x in (resampled, first, second) for f in (np.mean, np.std)]
+    return np.concatenate([resampled, first, second, summaries])
 
 
 def squash(values: Sequence[float]) -> np.ndarray:
@@ -51,30 +73,122 @@ def squash(values: Sequence[float]) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def fit_regressor(name: str, x: np.ndarray, y: np.ndarray) -> tuple[RegressorMixin, float]:
+def target_link(finals: np.ndarray) -> str:
+    """How targets are fitted: accuracies in [0, 1] as logits (a cluster of diverged runs near 0
+    and the healthy ones near 1 sit apart without pulling the fit), positive values such as
+    perplexities as logs, anything else as is."""
+    if finals.min() >= 0.0 and finals.max() <= 1.0:
+        return "logit"
+    return "log" if finals.min() > 0.0 else "identity"
+
+
+LINKS = {
+    "logit": (lambda y: logit(np.clip(y, EPS, 1 - EPS)), expit),
+    "log": (np.log, np.exp),
+    "identity": (None, None),
+}
+
+
+class LinkedRegressor(RegressorMixin, BaseEstimator):
+    """`regressor` on standardized inputs and on targets through their link, standardized."""
+
+    def __init__(self, regressor: Any = None, link: str = "identity") -> None:
+        self.regressor, self.link = regressor, link
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "LinkedRegressor":
+        forward, inverse = LINKS[self.link]
+        target = Pipeline([("link", FunctionTransformer(forward, inverse, check_inverse=False)), ("scale", StandardScaler())])
+        inner = Pipeline([("scale", StandardScaler()), ("fit", clone(self.regressor))])
+        self.model_ = TransformedTargetRegressor(inner, transformer=target).fit(x, y)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.model_.predict(x)
+
+
+def fit_regressor(name: str, x: np.ndarray, y: np.ndarray, link: str) -> tuple[RegressorMixin, float]:
     """The regressor fitted on (x, y) with cross-validated hyperparameters, and its out-of-fold
     RMSE: how far a prediction is typically off, the spread of the stop rule's Gaussian."""
     make, grid = REGRESSORS[name]
-    model = TransformedTargetRegressor(Pipeline([("scale", StandardScaler()), ("fit", make())]), transformer=StandardScaler())
-    search = GridSearchCV(model, {f"regressor__fit__{k}": v for k, v in grid.items()}, cv=FOLDS, scoring="neg_mean_squared_error")
+    search = GridSearchCV(
+        LinkedRegressor(make(), link), {f"regressor__{k}": v for k, v in grid.items()}, cv=FOLDS,
+        scoring="neg_mean_squared_error",
+    )  # fmt: skip
     search.fit(x, y)
     return search.best_estimator_, max(math.sqrt(-search.best_score_), 1e-9)
 
 
-class CurvePredictor:
-    """The per-epoch-count regressors and the stop rule, independent of Tune."""
+def fit_best(names: Sequence[str], x: np.ndarray, y: np.ndarray, link: str) -> tuple[RegressorMixin, float, str]:
+    """Of `names`, the regressor with the lowest cross-validated error, its error and its name."""
+    fits = {name: fit_regressor(name, x, y, link) for name in names}
+    name = min(fits, key=lambda n: fits[n][1])
+    return *fits[name], name
 
-    def __init__(self, max_t: int, regressor: str = "nu_svr", min_finished: int = 20, threshold: float = 0.05) -> None:
-        if regressor not in REGRESSORS:
-            raise ValueError(f"regressor: expected one of {', '.join(REGRESSORS)}, got {regressor!r}")
+
+def load_prior(prior: str | Sequence[str]) -> list[CurveSet]:
+    """A prior's curve files (one path or a list), or a ValueError that names the `prior` option."""
+    paths = [prior] if isinstance(prior, str) else list(prior)
+    if not paths or not all(isinstance(path, str) for path in paths):
+        raise ValueError(f"prior: expected a curve file or a list of them, got {prior!r}")
+    try:
+        return [load_curves(path) for path in paths]
+    except ValueError as err:
+        raise ValueError(f"prior: {err}") from None
+
+
+def check_prior(job: Any, source: str) -> None:
+    """A sweep's `scheduler.options.prior` holds curve files of the sweep's own metric and mode:
+    a predictor learned on perplexities cannot judge accuracies."""
+    prior = job.scheduler.options.get("prior")
+    if prior is None:
+        return
+    try:
+        families = load_prior(prior)
+    except ValueError as err:
+        raise RapidError(f"{source}: scheduler.options.{err}") from None
+    for curves in families:
+        if (curves.metric, curves.mode) != (job.metric, job.mode):
+            raise RapidError(
+                f"{source}: scheduler.options.prior: {curves.path} records {curves.metric} ({curves.mode}), but the "
+                f"sweep's metric is {job.metric} ({job.mode}); expected curve files of the same metric and mode"
+            )
+
+
+class CurvePredictor:
+    """The per-epoch-count regressors and the stop rule, independent of Tune.
+
+    With a `prior` (recorded curve families), their curves train the regressors until `min_finished`
+    of this sweep's own trials have finished, and from then on as many of them as there are own
+    trials (a fixed random subset) train beside them. A prior curve of another length is read at
+    the same fraction of its epochs."""
+
+    def __init__(
+        self,
+        max_t: int,
+        regressor: str = "nu_svr",
+        min_finished: int = 20,
+        threshold: float = 0.05,
+        prior: Sequence[CurveSet] = (),
+        features: Sequence[str] = (),
+    ) -> None:
+        if regressor not in (*REGRESSORS, AUTO):
+            raise ValueError(f"regressor: expected one of {', '.join((*REGRESSORS, AUTO))}, got {regressor!r}")
         if max_t < 2:
             raise ValueError(f"max_t: expected at least 2 epochs, got {max_t}")
         if min_finished < FOLDS:
-            raise ValueError(f"min_finished: expected at least {FOLDS} (the cross-validation folds), got {min_finished}")
+            raise ValueError(
+                f"min_finished: expected at least {FOLDS} (the cross-validation folds"
+                f"{' that regressor: auto compares its regressors on' if regressor == AUTO else ''}), got {min_finished}"
+            )
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold: expected a probability in (0, 1), got {threshold}")
         self.max_t, self.regressor, self.min_finished, self.threshold = max_t, regressor, min_finished, threshold
         self.finished: list[tuple[np.ndarray, np.ndarray]] = []  # (curve of max_t values, extra features)
+        curves = [(c.values[i], squash([c.features[name][i] for name in features])) for c in prior for i in range(len(c))]
+        order = np.random.default_rng(0).permutation(len(curves))  # the subset that trains beside own trials
+        self.prior = [curves[i] for i in order]
+        self.use_extras = True
+        self.picked: dict[int, str] = {}  # t -> the regressor its model uses
         self._models: dict[int, tuple[RegressorMixin, float, int]] = {}  # t -> (model, error, curves it saw)
 
     def add_finished(self, curve: Sequence[float], extra: Sequence[float]) -> None:
@@ -82,33 +196,59 @@ class CurvePredictor:
 
     def drop_extras(self) -> None:
         """Predict from the curves alone from now on: a trial came without the extra features."""
-        self.finished = [(curve, np.empty(0)) for curve, _ in self.finished]
+        self.use_extras = False
         self._models.clear()
+
+    def ready(self) -> bool:
+        """Enough finished curves to predict from: `min_finished` own ones, or one with a prior
+        (the best final so far must be this sweep's own)."""
+        return len(self.finished) >= (1 if self.prior else self.min_finished)
 
     def best_final(self, mode: str) -> float:
         finals = [c[-1] for c, _ in self.finished]
         return (max if mode == "max" else min)(finals) if finals else math.nan
+
+    def _training(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The finished curves the models learn from now: the own ones, and the prior's."""
+        own = len(self.finished)
+        return self.finished + (self.prior if own < self.min_finished else self.prior[:own])
+
+    def _row(self, seen: np.ndarray, extra: np.ndarray, t: int) -> np.ndarray:
+        """The input of the model for t observed epochs."""
+        return np.concatenate([curve_features(seen, min(t, POINTS)), extra if self.use_extras else np.empty(0)])
 
     def _model(self, t: int) -> tuple[RegressorMixin, float]:
         """The model for t observed epochs, refitted as the finished set grows."""
         n = len(self.finished)
         fitted = self._models.get(t)
         if fitted is None or n >= fitted[2] * REFIT_GROWTH:
-            x = np.stack([np.concatenate([curve_features(c[:t]), e]) for c, e in self.finished])
-            y = np.array([c[-1] for c, _ in self.finished])
-            fitted = (*fit_regressor(self.regressor, x, y), n)
+            curves = self._training()
+            # A finished curve read as far as t of max_t epochs (a prior's: the same fraction of its own).
+            x = np.stack([self._row(c[: max(1, round(len(c) * t / self.max_t))], e, t) for c, e in curves])
+            y = np.array([c[-1] for c, _ in curves])
+            names = list(REGRESSORS) if self.regressor == AUTO else [self.regressor]
+            model, error, name = fit_best(names, x, y, target_link(y))
+            if self.regressor == AUTO and self.picked.get(t) != name:
+                logger.info(
+                    "performance prediction after %d of %d epochs: %s has the lowest CV error (%.4g)", t, self.max_t, name, error
+                )
+            self.picked[t] = name
+            fitted = (model, error, n)
             self._models[t] = fitted
         return fitted[0], fitted[1]
 
     def predict(self, curve: Sequence[float], extra: Sequence[float]) -> tuple[float, float]:
         """Predicted final value and its estimated error for a partial curve."""
         model, error = self._model(len(curve))
-        x = np.concatenate([curve_features(curve), squash(extra)])[None]
-        return float(model.predict(x)[0]), error
+        x = self._row(np.asarray(curve, dtype=np.float64), squash(extra), len(curve))[None]
+        # Within the finals known now, which a model fitted some trials ago may not have seen (else a
+        # new best could never be predicted to beat the old one); its CV error is the unclipped one's.
+        finals = [c[-1] for c, _ in self._training()]
+        return float(np.clip(model.predict(x)[0], min(finals), max(finals))), error
 
     def chance_to_beat_best(self, curve: Sequence[float], extra: Sequence[float], mode: str) -> float | None:
         """P(final beats the best final so far), or None while too few trials have finished."""
-        if len(self.finished) < self.min_finished or not 0 < len(curve) < self.max_t:
+        if not self.ready() or not 0 < len(curve) < self.max_t:
             return None
         mean, error = self.predict(curve, extra)
         z = (self.best_final(mode) - mean) / error
@@ -123,8 +263,18 @@ class _Predicting:
     """The part both schedulers share: keep each trial's curve, learn from the finished ones, stop
     the hopeless ones before the scheduler underneath gets its say."""
 
-    def _init_prediction(self, time_attr: str, features: Sequence[str], predictor: CurvePredictor) -> None:
-        self.time_attr, self.features, self.predictor = time_attr, tuple(features), predictor
+    def _init_prediction(
+        self, time_attr: str, features: Sequence[str], max_t: int, regressor: str, min_finished: int,
+        threshold: float, prior: str | Sequence[str] | None, check_every: int | None,
+    ) -> None:  # fmt: skip
+        """The predictor; with a prior, only the features every one of its curve files has are used."""
+        families = load_prior(prior) if prior is not None else []
+        features = [name for name in features if all(name in curves.features for curves in families)]
+        if check_every is not None and check_every < 1:
+            raise ValueError(f"check_every: expected a number of epochs >= 1, got {check_every}")
+        self.time_attr, self.features = time_attr, tuple(features)
+        self.predictor = CurvePredictor(max_t, regressor, min_finished, threshold, families, self.features)
+        self.check_every = check_every or max(1, max_t // 20)
         self.curves: dict[str, list[float] | None] = {}
         self.extras: dict[str, list[float]] = {}
         self.all_features = True
@@ -154,10 +304,15 @@ class _Predicting:
     def _prediction_says_stop(self, trial: Any, result: dict[str, Any]) -> bool:
         self._observe(trial, result)
         curve = self.curves.get(trial.trial_id)
-        if curve and self.predictor.hopeless(curve, self._extra(trial.trial_id), self._mode):
+        if curve and self._checks(len(curve)) and self.predictor.hopeless(curve, self._extra(trial.trial_id), self._mode):
             self.stopped_by_prediction += 1
             return True
         return False
+
+    def _checks(self, epochs: int) -> bool:
+        """The prediction judges a trial after its first epoch (runs dead from the start) and every
+        `check_every` epochs: one model per epoch count it predicts from, about 20 for a long curve."""
+        return epochs == 1 or epochs % self.check_every == 0
 
     def _record_finished(self, trial: Any, result: dict[str, Any]) -> None:
         """Tune hands a trial's last result to on_trial_complete only, not to on_trial_result."""
@@ -178,12 +333,14 @@ class PerformancePredictionScheduler(_Predicting, FIFOScheduler):
         regressor: str = "nu_svr",
         min_finished: int = 20,
         features: Sequence[str] = ("num_params", "depth", "lr"),
+        prior: str | list[str] | None = None,
+        check_every: int | None = None,
         metric: str | None = None,
         mode: str | None = None,
     ) -> None:
         FIFOScheduler.__init__(self)
         self._metric, self._mode = metric, mode
-        self._init_prediction(time_attr, features, CurvePredictor(max_t, regressor, min_finished, threshold))
+        self._init_prediction(time_attr, features, max_t, regressor, min_finished, threshold, prior, check_every)
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         self._metric, self._mode = self._metric or metric, self._mode or mode
@@ -208,6 +365,8 @@ class PerformancePredictionHyperband(_Predicting, AsyncHyperBandScheduler):
         regressor: str = "nu_svr",
         min_finished: int = 20,
         features: Sequence[str] = ("num_params", "depth", "lr"),
+        prior: str | list[str] | None = None,
+        check_every: int | None = None,
         grace_period: int = 1,
         reduction_factor: float = 4,
         brackets: int = 1,
@@ -218,7 +377,7 @@ class PerformancePredictionHyperband(_Predicting, AsyncHyperBandScheduler):
             self, time_attr=time_attr, metric=metric, mode=mode, max_t=max_t,
             grace_period=grace_period, reduction_factor=reduction_factor, brackets=brackets,
         )  # fmt: skip
-        self._init_prediction(time_attr, features, CurvePredictor(max_t, regressor, min_finished, threshold))
+        self._init_prediction(time_attr, features, max_t, regressor, min_finished, threshold, prior, check_every)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if self._prediction_says_stop(trial, result):

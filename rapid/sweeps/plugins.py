@@ -56,6 +56,10 @@ def check_metaqnn_sweep(job: Any, source: str) -> None:
         )
 
 
+def check_prediction_sweep(job: Any, source: str) -> None:
+    import_attr("rapid.sweeps.performance_prediction", "check_prior")(job, source)
+
+
 def register_sweep_plugins() -> None:
     TRAINABLES.add(
         "cnn",
@@ -86,9 +90,11 @@ def register_sweep_plugins() -> None:
         "performance_prediction",
         _lazy("performance_prediction", "PerformancePredictionScheduler"),
         "stops trials whose predicted final metric is unlikely to beat the best (learning-curve regression)",
+        check_sweep=check_prediction_sweep,
     )
     SCHEDULERS.add(
         "performance_prediction_hyperband",
         _lazy("performance_prediction", "PerformancePredictionHyperband"),
         "asynchronous Hyperband brackets plus the performance-prediction stop",
+        check_sweep=check_prediction_sweep,
     )
