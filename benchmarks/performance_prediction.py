@@ -51,8 +51,9 @@ def diverged(curves: CurveSet) -> np.ndarray:
     return np.abs(final - worst) <= 0.1 * abs(best - worst)
 
 
-def r_squared(file: str, regressor: str, prior: list[str]) -> dict[str, float]:
-    """R^2 on all the test networks and on the healthy ones, fitted on the first 100."""
+def r_squared(file: str, regressor: str, prior: list[str]) -> dict[str, object]:
+    """R^2 on all the test networks and on the healthy ones, fitted on the first 100; the
+    regressor the model after 25% uses and whether the prior's curves train it."""
     curves, families = load_curves(CURVES / file), [load_curves(CURVES / f) for f in prior]
     names = [n for n in curves.features if all(n in family.features for family in families)]
     features = np.stack([curves.features[n] for n in names], axis=1) if names else np.empty((len(curves), 0))
@@ -68,7 +69,8 @@ def r_squared(file: str, regressor: str, prior: list[str]) -> dict[str, float]:
     def score(mask: np.ndarray) -> float:
         return float(1 - ((predicted[mask] - final[mask]) ** 2).sum() / ((final[mask] - final[mask].mean()) ** 2).sum())
 
-    return {"all": score(np.ones_like(healthy)), "healthy": score(healthy), "picked": predictor.picked.get(seen)}
+    picked = predictor.picked.get(seen), predictor.with_prior.get(seen)
+    return {"all": score(np.ones_like(healthy)), "healthy": score(healthy), "picked": picked[0], "prior_used": picked[1]}
 
 
 def sweep(file: str, arm: str, rows: list[int], storage: str) -> dict[str, float]:
@@ -109,8 +111,11 @@ def main() -> None:
                 figures |= {key: round(result["all"], 3), f"{key}/healthy": round(result["healthy"], 3)}
                 if regressor == AUTO:
                     figures[f"{key}/picked"] = result["picked"]
+                if prior:
+                    figures[f"{key}/prior_used"] = result["prior_used"]
                 with_prior = f" with prior {'+'.join(prior)}" if prior else ""
                 picked = f" picked {result['picked']}" if regressor == AUTO else ""
+                picked += f" (prior used: {result['prior_used']})" if prior else ""
                 print(f"R^2 after 25% of epochs, {name}, {regressor}{with_prior}: {result['all']:.3f} "
                       f"(healthy {result['healthy']:.3f}){picked}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as storage:

@@ -214,6 +214,20 @@ def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path:
     assert set(ran.values()) - {5, 10, 20}  # brackets stop only at their rungs: the others are the prediction's
 
 
+def test_long_curve_replay_sweep_predicts_at_its_check_epochs(tmp_path: Path) -> None:
+    """100-epoch curves, half diverged: the prediction judges after epoch 1 and every 5th only."""
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "digits_long", "--set", f"storage_path={tmp_path}",
+                    "--set", "param_space.row={grid_range: [0, 30]}", "--set", "scheduler.options.min_finished=10",
+                    "--set", "scheduler.options.regressor=auto", env=embedded_env())  # fmt: skip
+    assert outcome.returncode == 0, outcome.stderr
+    (run,) = results_of(tmp_path, "early_stop_replay")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and len(summary["trials"]) == 30
+    iterations = [trial["iterations"] for trial in summary["trials"]]
+    assert iterations.count(100) >= 10 and min(iterations) < 100
+    assert all(n == 1 or n % 5 == 0 for n in iterations)
+
+
 def test_a_missing_curve_file_exits_2(tmp_path: Path) -> None:
     outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
                     "--set", "config.curves=nowhere.csv")  # fmt: skip

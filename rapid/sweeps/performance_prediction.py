@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import Ridge
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import NuSVR
@@ -106,23 +106,26 @@ class LinkedRegressor(RegressorMixin, BaseEstimator):
         return self.model_.predict(x)
 
 
-def fit_regressor(name: str, x: np.ndarray, y: np.ndarray, link: str) -> tuple[RegressorMixin, float]:
+def fit_regressor(name: str, x: np.ndarray, y: np.ndarray, link: str, cv: Any = FOLDS) -> tuple[RegressorMixin, float]:
     """The regressor fitted on (x, y) with cross-validated hyperparameters, and its out-of-fold
     RMSE: how far a prediction is typically off, the spread of the stop rule's Gaussian."""
     make, grid = REGRESSORS[name]
     search = GridSearchCV(
-        LinkedRegressor(make(), link), {f"regressor__{k}": v for k, v in grid.items()}, cv=FOLDS,
+        LinkedRegressor(make(), link), {f"regressor__{k}": v for k, v in grid.items()}, cv=cv,
         scoring="neg_mean_squared_error",
     )  # fmt: skip
     search.fit(x, y)
     return search.best_estimator_, max(math.sqrt(-search.best_score_), 1e-9)
 
 
-def fit_best(names: Sequence[str], x: np.ndarray, y: np.ndarray, link: str) -> tuple[RegressorMixin, float, str]:
-    """Of `names`, the regressor with the lowest cross-validated error, its error and its name."""
-    fits = {name: fit_regressor(name, x, y, link) for name in names}
-    name = min(fits, key=lambda n: fits[n][1])
-    return *fits[name], name
+def own_folds(own: int, total: int) -> Any:
+    """Cross-validation folds that test on the sweep's own curves only (the first `own` rows), the
+    prior's rows always training: the error is the one the sweep's predictions make. With fewer
+    own curves than folds, plain folds over all rows."""
+    if own < FOLDS:
+        return FOLDS
+    prior = np.arange(own, total)
+    return [(np.concatenate([train, prior]), test) for train, test in KFold(FOLDS).split(np.arange(own))]
 
 
 def load_prior(prior: str | Sequence[str]) -> list[CurveSet]:
@@ -158,8 +161,9 @@ class CurvePredictor:
     """The per-epoch-count regressors and the stop rule, independent of Tune.
 
     With a `prior` (recorded curve families), their curves train the regressors until `min_finished`
-    of this sweep's own trials have finished, and from then on as many of them as there are own
-    trials (a fixed random subset) train beside them. A prior curve of another length is read at
+    of this sweep's own trials have finished; from then on as many of them as there are own trials
+    (a fixed random subset) train beside them wherever that lowers the cross-validated error on the
+    own curves, else the own curves alone. A prior curve of another length is read at
     the same fraction of its epochs."""
 
     def __init__(
@@ -189,6 +193,7 @@ class CurvePredictor:
         self.prior = [curves[i] for i in order]
         self.use_extras = True
         self.picked: dict[int, str] = {}  # t -> the regressor its model uses
+        self.with_prior: dict[int, bool] = {}  # t -> whether the prior's curves train it
         self._models: dict[int, tuple[RegressorMixin, float, int]] = {}  # t -> (model, error, curves it saw)
 
     def add_finished(self, curve: Sequence[float], extra: Sequence[float]) -> None:
@@ -208,42 +213,51 @@ class CurvePredictor:
         finals = [c[-1] for c, _ in self.finished]
         return (max if mode == "max" else min)(finals) if finals else math.nan
 
-    def _training(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The finished curves the models learn from now: the own ones, and the prior's."""
+    def _pools(self) -> dict[bool, list[tuple[np.ndarray, np.ndarray]]]:
+        """The finished curves a model may learn from now, by whether the prior's are among them:
+        the prior alone carries the fit until min_finished own curves, then it must earn its place."""
         own = len(self.finished)
-        return self.finished + (self.prior if own < self.min_finished else self.prior[:own])
+        pools = {False: self.finished} if own >= self.min_finished else {}
+        if self.prior:
+            pools[True] = self.finished + (self.prior if own < self.min_finished else self.prior[:own])
+        return pools
 
     def _row(self, seen: np.ndarray, extra: np.ndarray, t: int) -> np.ndarray:
         """The input of the model for t observed epochs."""
         return np.concatenate([curve_features(seen, min(t, POINTS)), extra if self.use_extras else np.empty(0)])
 
-    def _model(self, t: int) -> tuple[RegressorMixin, float]:
-        """The model for t observed epochs, refitted as the finished set grows."""
+    def _model(self, t: int) -> tuple[RegressorMixin, float, bool]:
+        """The model for t observed epochs, refitted as the finished set grows: of the regressors
+        (one, or all three for `auto`) and the pools, the lowest cross-validated error on own curves."""
         n = len(self.finished)
         fitted = self._models.get(t)
         if fitted is None or n >= fitted[2] * REFIT_GROWTH:
-            curves = self._training()
-            # A finished curve read as far as t of max_t epochs (a prior's: the same fraction of its own).
-            x = np.stack([self._row(c[: max(1, round(len(c) * t / self.max_t))], e, t) for c, e in curves])
-            y = np.array([c[-1] for c, _ in curves])
             names = list(REGRESSORS) if self.regressor == AUTO else [self.regressor]
-            model, error, name = fit_best(names, x, y, target_link(y))
-            if self.regressor == AUTO and self.picked.get(t) != name:
+            fits = []
+            for with_prior, curves in self._pools().items():
+                # A finished curve read as far as t of max_t epochs (a prior's: the same fraction of its own).
+                x = np.stack([self._row(c[: max(1, round(len(c) * t / self.max_t))], e, t) for c, e in curves])
+                y = np.array([c[-1] for c, _ in curves])
+                cv = own_folds(n, len(curves))
+                fits += [(*fit_regressor(name, x, y, target_link(y), cv), name, with_prior) for name in names]
+            model, error, name, with_prior = min(fits, key=lambda fit: fit[1])
+            if len(fits) > 1 and (self.picked.get(t), self.with_prior.get(t)) != (name, with_prior):
                 logger.info(
-                    "performance prediction after %d of %d epochs: %s has the lowest CV error (%.4g)", t, self.max_t, name, error
-                )
-            self.picked[t] = name
+                    "performance prediction after %d of %d epochs: %s%s has the lowest CV error (%.4g)",
+                    t, self.max_t, name, " with the prior" if with_prior else "", error,
+                )  # fmt: skip
+            self.picked[t], self.with_prior[t] = name, with_prior
             fitted = (model, error, n)
             self._models[t] = fitted
-        return fitted[0], fitted[1]
+        return fitted[0], fitted[1], self.with_prior[t]
 
     def predict(self, curve: Sequence[float], extra: Sequence[float]) -> tuple[float, float]:
         """Predicted final value and its estimated error for a partial curve."""
-        model, error = self._model(len(curve))
+        model, error, with_prior = self._model(len(curve))
         x = self._row(np.asarray(curve, dtype=np.float64), squash(extra), len(curve))[None]
         # Within the finals known now, which a model fitted some trials ago may not have seen (else a
         # new best could never be predicted to beat the old one); its CV error is the unclipped one's.
-        finals = [c[-1] for c, _ in self._training()]
+        finals = [c[-1] for c, _ in self._pools()[with_prior]]
         return float(np.clip(model.predict(x)[0], min(finals), max(finals))), error
 
     def chance_to_beat_best(self, curve: Sequence[float], extra: Sequence[float], mode: str) -> float | None:
