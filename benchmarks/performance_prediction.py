@@ -2,8 +2,9 @@
 
 1. R^2 of the predicted final value after 25% of the epochs, for each file and regressor
    (`auto` included): fitted on the file's first 100 networks, tested on all the others; also
-   on the healthy ones only (a diverged network is easy to call), and with a prior: the other
-   files of the same metric and mode (leave one family out).
+   on the healthy ones only (a diverged network is easy to call), with a prior: the other files
+   of the same metric and mode (leave one family out), and `auto` with targets through their
+   natural link (`link: auto`: logits of accuracies, logs of perplexities).
 2. The sweep, run with `rapid run jobs/early_stop_replay.yaml` (each trial replays one recorded
    curve): epochs spent and whether the best network ran to the end, for rapid's
    `performance_prediction` scheduler, Tune's ASHA (its defaults: grace period 1, reduction
@@ -51,13 +52,13 @@ def diverged(curves: CurveSet) -> np.ndarray:
     return np.abs(final - worst) <= 0.1 * abs(best - worst)
 
 
-def r_squared(file: str, regressor: str, prior: list[str]) -> dict[str, object]:
+def r_squared(file: str, regressor: str, prior: list[str], link: str = "identity") -> dict[str, object]:
     """R^2 on all the test networks and on the healthy ones, fitted on the first 100; the
     regressor the model after 25% uses and whether the prior's curves train it."""
     curves, families = load_curves(CURVES / file), [load_curves(CURVES / f) for f in prior]
     names = [n for n in curves.features if all(n in family.features for family in families)]
     features = np.stack([curves.features[n] for n in names], axis=1) if names else np.empty((len(curves), 0))
-    predictor = CurvePredictor(curves.epochs, regressor, min_finished=TRAIN_CURVES, prior=families, features=names)
+    predictor = CurvePredictor(curves.epochs, regressor, min_finished=TRAIN_CURVES, prior=families, features=names, link=link)
     for row in range(TRAIN_CURVES):
         predictor.add_finished(curves.values[row], features[row])
     seen = max(1, round(curves.epochs * 0.25))
@@ -118,6 +119,14 @@ def main() -> None:
                 picked += f" (prior used: {result['prior_used']})" if prior else ""
                 print(f"R^2 after 25% of epochs, {name}, {regressor}{with_prior}: {result['all']:.3f} "
                       f"(healthy {result['healthy']:.3f}){picked}", flush=True)  # fmt: skip
+        result = r_squared(file, AUTO, [], link=AUTO)  # targets as logits (accuracies) or logs (perplexities)
+        figures |= {
+            f"r2_25pct/{name}/auto/link_auto": round(result["all"], 3),
+            f"r2_25pct/{name}/auto/link_auto/healthy": round(result["healthy"], 3),
+        }
+        print(
+            f"R^2 after 25% of epochs, {name}, auto, link auto: {result['all']:.3f} (healthy {result['healthy']:.3f})", flush=True
+        )
     with tempfile.TemporaryDirectory() as storage:
         for file in files:
             count = len(load_curves(CURVES / file))

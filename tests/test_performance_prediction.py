@@ -20,6 +20,7 @@ from rapid.sweeps.performance_prediction import (
     PerformancePredictionHyperband,
     PerformancePredictionScheduler,
     curve_features,
+    target_link,
 )
 
 CURVES = ROOT / "data" / "learning_curves"
@@ -43,21 +44,24 @@ def test_bad_options_are_refused_with_their_name() -> None:
         CurvePredictor(20, regressor="svm")
     with pytest.raises(ValueError, match=r"threshold: expected a probability in \(0, 1\)"):
         CurvePredictor(20, threshold=1.5)
+    with pytest.raises(ValueError, match="link: expected one of logit, log, identity, auto, got 'probit'"):
+        CurvePredictor(20, link="probit")
+    assert [target_link("auto", np.array(f)) for f in ([0.1, 0.9], [80.0, 300.0], [-1.0, 2.0])] == ["logit", "log", "identity"]
     with pytest.raises(ValueError, match="min_finished: expected at least 5 .*regressor: auto compares"):
         CurvePredictor(20, regressor="auto", min_finished=3)
 
 
-def fitted(curves: np.ndarray, regressor: str, prior=()) -> CurvePredictor:
-    predictor = CurvePredictor(curves.shape[1], regressor, min_finished=20, prior=prior)
+def fitted(curves: np.ndarray, regressor: str, prior=(), link: str = "identity") -> CurvePredictor:
+    predictor = CurvePredictor(curves.shape[1], regressor, min_finished=20, prior=prior, link=link)
     for curve in curves:
         predictor.add_finished(curve, [])
     return predictor
 
 
-@pytest.mark.parametrize("regressor", ["nu_svr", "random_forest", "linear", "auto"])
-def test_predictions_stay_within_the_finals_seen(regressor: str) -> None:
+@pytest.mark.parametrize("regressor, link", [("nu_svr", "identity"), ("random_forest", "identity"), ("linear", "auto"), ("auto", "log")])
+def test_predictions_stay_within_the_finals_seen(regressor: str, link: str) -> None:
     curves = load_curves(CURVES / "lstm_ptb.csv").values[:60]
-    predictor = fitted(curves, regressor)
+    predictor = fitted(curves, regressor, link=link)
     finals = curves[:, -1]
     for start in (curves[:, :15].min() / 10, curves[:, :15].max() * 10):  # far outside anything seen
         assert finals.min() <= predictor.predict(np.full(15, start), [])[0] <= finals.max()

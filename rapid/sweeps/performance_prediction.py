@@ -70,10 +70,12 @@ def squash(values: Sequence[float]) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def target_link(finals: np.ndarray) -> str:
-    """How targets are fitted: accuracies in [0, 1] as logits (a cluster of diverged runs near 0
-    and the healthy ones near 1 sit apart without pulling the fit), positive values such as
+def target_link(link: str, finals: np.ndarray) -> str:
+    """The link a model fits its targets through. `auto`: accuracies in [0, 1] as logits (a cluster
+    of diverged runs near 0 and the healthy ones near 1 sit apart), positive values such as
     perplexities as logs, anything else as is."""
+    if link != AUTO:
+        return link
     if finals.min() >= 0.0 and finals.max() <= 1.0:
         return "logit"
     return "log" if finals.min() > 0.0 else "identity"
@@ -183,9 +185,12 @@ class CurvePredictor:
         threshold: float = 0.05,
         prior: Sequence[CurveSet] = (),
         features: Sequence[str] = (),
+        link: str = "identity",
     ) -> None:
         if regressor not in (*REGRESSORS, AUTO):
             raise ValueError(f"regressor: expected one of {', '.join((*REGRESSORS, AUTO))}, got {regressor!r}")
+        if link not in (*LINKS, AUTO):
+            raise ValueError(f"link: expected one of {', '.join((*LINKS, AUTO))}, got {link!r}")
         if max_t < 2:
             raise ValueError(f"max_t: expected at least 2 epochs, got {max_t}")
         if min_finished < FOLDS:
@@ -196,6 +201,7 @@ class CurvePredictor:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold: expected a probability in (0, 1), got {threshold}")
         self.max_t, self.regressor, self.min_finished, self.threshold = max_t, regressor, min_finished, threshold
+        self.link = link
         self.finished: list[tuple[np.ndarray, np.ndarray]] = []  # (curve of max_t values, extra features)
         curves = [(c.values[i], squash([c.features[name][i] for name in features])) for c in prior for i in range(len(c))]
         order = np.random.default_rng(0).permutation(len(curves))  # the subset that trains beside own trials
@@ -248,7 +254,7 @@ class CurvePredictor:
                 x = np.stack([self._row(c[: max(1, round(len(c) * t / self.max_t))], e, t) for c, e in curves])
                 y = np.array([c[-1] for c, _ in curves])
                 cv = own_folds(n, len(curves))
-                fits += [(*fit_regressor(name, x, y, target_link(y), cv), name, with_prior) for name in names]
+                fits += [(*fit_regressor(name, x, y, target_link(self.link, y), cv), name, with_prior) for name in names]
             model, error, name, with_prior = min(fits, key=lambda fit: fit[1])
             if len(fits) > 1 and (self.picked.get(t), self.with_prior.get(t)) != (name, with_prior):
                 logger.info(
@@ -288,7 +294,7 @@ class _Predicting:
 
     def _init_prediction(
         self, time_attr: str, features: Sequence[str], max_t: int, regressor: str, min_finished: int,
-        threshold: float, prior: str | Sequence[str] | None, check_every: int | None,
+        threshold: float, prior: str | Sequence[str] | None, check_every: int | None, link: str,
     ) -> None:  # fmt: skip
         """The predictor; with a prior, only the features every one of its curve files has are used."""
         families = load_prior(prior) if prior is not None else []
@@ -296,7 +302,7 @@ class _Predicting:
         if check_every is not None and check_every < 1:
             raise ValueError(f"check_every: expected a number of epochs >= 1, got {check_every}")
         self.time_attr, self.features = time_attr, tuple(features)
-        self.predictor = CurvePredictor(max_t, regressor, min_finished, threshold, families, self.features)
+        self.predictor = CurvePredictor(max_t, regressor, min_finished, threshold, families, self.features, link)
         self.check_every = check_every or max(1, max_t // 20)
         self.curves: dict[str, list[float] | None] = {}
         self.extras: dict[str, list[float]] = {}
@@ -358,12 +364,13 @@ class PerformancePredictionScheduler(_Predicting, FIFOScheduler):
         features: Sequence[str] = ("num_params", "depth", "lr"),
         prior: str | list[str] | None = None,
         check_every: int | None = None,
+        link: str = "identity",
         metric: str | None = None,
         mode: str | None = None,
     ) -> None:
         FIFOScheduler.__init__(self)
         self._metric, self._mode = metric, mode
-        self._init_prediction(time_attr, features, max_t, regressor, min_finished, threshold, prior, check_every)
+        self._init_prediction(time_attr, features, max_t, regressor, min_finished, threshold, prior, check_every, link)
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         self._metric, self._mode = self._metric or metric, self._mode or mode
@@ -390,6 +397,7 @@ class PerformancePredictionHyperband(_Predicting, AsyncHyperBandScheduler):
         features: Sequence[str] = ("num_params", "depth", "lr"),
         prior: str | list[str] | None = None,
         check_every: int | None = None,
+        link: str = "identity",
         grace_period: int = 1,
         reduction_factor: float = 4,
         brackets: int = 1,
@@ -400,7 +408,7 @@ class PerformancePredictionHyperband(_Predicting, AsyncHyperBandScheduler):
             self, time_attr=time_attr, metric=metric, mode=mode, max_t=max_t,
             grace_period=grace_period, reduction_factor=reduction_factor, brackets=brackets,
         )  # fmt: skip
-        self._init_prediction(time_attr, features, max_t, regressor, min_finished, threshold, prior, check_every)
+        self._init_prediction(time_attr, features, max_t, regressor, min_finished, threshold, prior, check_every, link)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if self._prediction_says_stop(trial, result):
