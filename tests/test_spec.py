@@ -277,6 +277,8 @@ CUSTOM_RANGE = "env_config.randomization={parameters: [{name: mass, targets: [{f
         ("quickstart", ["env_config.vector_threads=fast"], "env_config.vector_threads: expected a whole number of threads"),
         ("quickstart_lr_sweep", ["param_space.seed={randint: [5, 1]}"], "param_space.seed.randint: expected lower < upper"),
         ("quickstart_lr_sweep", ["param_space.seed={loguniform: [0, 1]}"], "param_space.seed.loguniform: a log scale needs lower > 0"),
+        ("quickstart_lr_sweep", ["param_space.seed={randint: [0, 18446744073709551616]}"], "param_space.seed.randint: expected integers of 64 bits"),
+        ("quickstart_lr_sweep", ["param_space.seed={loguniform: [1, 1" + "0" * 400 + "]}"], "param_space.seed.loguniform: expected [lower, upper] (and q) as finite"),
         ("quickstart_lr_sweep", ["scheduler.options.max_t=abc"], "scheduler (asha).options.max_t: expected a number (the default is 100)"),
         ("quickstart_lr_sweep", ["scheduler.options.max_tt=5"], "scheduler (asha).options.max_tt: unknown key (did you mean 'max_t'?)"),
         ("early_stop_replay", ["param_space.row={grid_range: [0, 1000000000]}"], "1,000,000,000 values; at most 100,000"),

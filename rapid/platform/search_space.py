@@ -29,6 +29,7 @@ ARGS_DOMAINS = {
 DOMAINS = {**LIST_DOMAINS, **ARGS_DOMAINS}
 # Ranges [lower, upper, (q)] whose bounds must be finite and ordered; a log range's lower one positive.
 RANGES = ("uniform", "quniform", "loguniform", "qloguniform", "randint", "qrandint", "lograndint")
+FLOAT_RANGES = ("uniform", "quniform", "loguniform", "qloguniform")
 # Trials a sweep may ask for: grids multiply, and a billion-row grid would never finish.
 MAX_TRIALS = 100_000
 
@@ -39,11 +40,21 @@ def grid_range_count(args: list[int]) -> int:
     return max(0, -((start - stop) // step)) if step > 0 else max(0, -((stop - start) // -step))
 
 
+def _finite(value: int | float) -> bool:
+    """A finite number a float can hold (an integer of 400 digits is neither)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _range_problem(name: str, args: list[Any]) -> str | None:
     numbers = all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
-    if not numbers or len(args) not in (2, 3) or not all(math.isfinite(a) for a in args):
+    if not numbers or len(args) not in (2, 3) or not all(_finite(a) for a in args):
         return f"expected [lower, upper] (and q) as finite numbers, got {args!r}"
     lower, upper = args[:2]
+    if name not in FLOAT_RANGES and not all(abs(a) < 2**63 for a in args):
+        return f"expected integers of 64 bits (Tune samples them with numpy), got {args!r}"
     if not lower < upper:
         return f"expected lower < upper, got {args!r}"
     if name.startswith(("log", "qlog")) and lower <= 0:
@@ -84,6 +95,8 @@ def to_tune(key: str, value: Any) -> Any:
         raise ValueError(f"param_space.{key}.{name}: {problem}")
     if name in LIST_DOMAINS:
         return LIST_DOMAINS[name](args)
+    if name in FLOAT_RANGES:
+        args = [float(a) for a in args]  # Tune samples with numpy, which cannot take a Python int past 64 bits
     try:
         return ARGS_DOMAINS[name](*args)
     except (TypeError, ValueError) as err:
