@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, embedded_env, rapid, results_of
 from ray.tune.schedulers import AsyncHyperBandScheduler
 
+from rapid.platform.errors import RapidError
 from rapid.platform.run_dir import read_metrics
 from rapid.sweeps.learning_curves import load_curves
 from rapid.sweeps.performance_prediction import (
@@ -252,26 +253,34 @@ def write_csv(path: Path, text: str) -> str:
     return str(path)
 
 
+def test_a_prior_of_another_metric_exits_2_before_ray(tmp_path: Path) -> None:
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
+                    "--set", "scheduler.options.prior=data/learning_curves/lstm_ptb.csv")  # fmt: skip
+    assert outcome.returncode == 2
+    assert ("scheduler.options.prior: data/learning_curves/lstm_ptb.csv records val_perplexity (min), "
+            "but the sweep's metric is val_accuracy (max)") in outcome.stderr  # fmt: skip
+    assert not (tmp_path / "early_stop_replay").exists()
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["scheduler.options.prior=data/learning_curves/lstm_ptb.csv"],
-         "scheduler.options.prior: data/learning_curves/lstm_ptb.csv records val_perplexity (min), but the sweep's metric is val_accuracy (max)"),
         (["scheduler.options.regressor=auto", "scheduler.options.min_finished=3"],
          "min_finished: expected at least 5 (the cross-validation folds that regressor: auto compares its regressors on), got 3"),
         (["config.curves={ragged}"], "config.curves: {ragged}: column acc_2: row 2 has no value (ragged curves"),
         (["scheduler.options.prior={text}"], "scheduler.options.prior: {text}: column acc_2: row 2: expected a number, got 'abc'"),
     ],
 )  # fmt: skip
-def test_a_bad_prior_regressor_or_curve_file_exits_2_before_ray(tmp_path: Path, overrides: list[str], message: str) -> None:
+def test_a_bad_regressor_or_curve_file_is_refused_before_ray(tmp_path: Path, overrides: list[str], message: str) -> None:
+    """The checks `rapid run` makes before Ray starts (the exit status 2 is the test above's)."""
+    from rapid.platform.preflight import preflight
+    from rapid.platform.spec_file import load_spec
+
     files = {
         "ragged": write_csv(tmp_path / "ragged.csv", "lr,acc_1,acc_2\n0.1,0.5,0.6\n0.2,0.4,\n"),
         "text": write_csv(tmp_path / "text.csv", "lr,acc_1,acc_2\n0.1,0.5,0.6\n0.2,0.4,abc\n"),
     }
-    sets = [arg for override in overrides for arg in ("--set", override.format(**files))]
-    outcome = rapid(
-        "run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path / 'runs'}", *sets
-    )
-    assert outcome.returncode == 2
-    assert message.format(**files) in outcome.stderr
-    assert not (tmp_path / "runs").exists()
+    spec = ROOT / "jobs" / "early_stop_replay.yaml"
+    with pytest.raises(RapidError) as caught:
+        preflight(load_spec(spec, "smoke", [o.format(**files) for o in overrides]).job, spec)
+    assert message.format(**files) in str(caught.value)
