@@ -189,6 +189,7 @@ def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best
     assert summary["wall_time_s"] >= sum(trial_times.values()) / 2  # two trials at a time
 
 
+@pytest.mark.slow  # 25-58 s in CI, which ran 26 min with it; the file-order replay sweep covers the same scheduler
 def test_replay_sweep_under_random_search_is_early_stopped(tmp_path: Path) -> None:
     outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
                     "--set", "param_space.row={randint: [0, 1000]}", "--set", "num_samples=60",
