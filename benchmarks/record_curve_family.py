@@ -44,8 +44,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as storage:
         out = run_rapid(JOB, overrides, storage, "curve_family_digits")
         written = export_curves(out["run"], args.out, args.epochs, "digits")
-    finals = load_curves(args.out).values[:, -1]
-    peaks = load_curves(args.out).values.max(axis=1)
+    values = load_curves(args.out).values
+    finals, peaks = values[:, -1], values.max(axis=1)
     figures = {
         "networks": written,
         "epochs": args.epochs,

@@ -168,13 +168,19 @@ def test_prediction_on_asha_brackets_stops_trials_asha_keeps_and_keeps_the_best(
     assert all(by_hybrid[row] == by_asha[row] for row in order[: fifth_finished + 1])  # ASHA alone until then
 
 
-def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best(tmp_path: Path) -> None:
-    started = time.time()
-    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}", env=embedded_env())
-    took = time.time() - started
+def replay_sweep(tmp_path: Path, profile: str, *overrides: str) -> tuple[Path, dict]:
+    """`rapid run jobs/early_stop_replay.yaml --profile P --set ...` on embedded Ray: its run folder and summary."""
+    sets = [arg for override in (f"storage_path={tmp_path}", *overrides) for arg in ("--set", override)]
+    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", profile, *sets, env=embedded_env())
     assert outcome.returncode == 0, outcome.stderr
     (run,) = results_of(tmp_path, "early_stop_replay")
-    summary = json.loads((run / "summary.json").read_text())
+    return run, json.loads((run / "summary.json").read_text())
+
+
+def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best(tmp_path: Path) -> None:
+    started = time.time()
+    run, summary = replay_sweep(tmp_path, "smoke")
+    took = time.time() - started
     assert summary["status"] == "finished" and len(summary["trials"]) == 80
     assert summary["trial_iterations_total"] < 80 * 20
     table = read_metrics(run)
@@ -191,12 +197,8 @@ def test_replay_sweep_under_the_scheduler_spends_fewer_epochs_and_keeps_the_best
 
 @pytest.mark.slow  # 25-58 s in CI, which ran 26 min with it; the file-order replay sweep covers the same scheduler
 def test_replay_sweep_under_random_search_is_early_stopped(tmp_path: Path) -> None:
-    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
-                    "--set", "param_space.row={randint: [0, 1000]}", "--set", "num_samples=60",
-                    "--set", "scheduler.options.min_finished=10", env=embedded_env())  # fmt: skip
-    assert outcome.returncode == 0, outcome.stderr
-    (run,) = results_of(tmp_path, "early_stop_replay")
-    summary = json.loads((run / "summary.json").read_text())
+    _, summary = replay_sweep(tmp_path, "smoke", "param_space.row={randint: [0, 1000]}", "num_samples=60",
+                              "scheduler.options.min_finished=10")  # fmt: skip
     assert summary["status"] == "finished" and len(summary["trials"]) == 60
     iterations = [trial["iterations"] for trial in summary["trials"]]
     assert iterations.count(20) >= 10 and min(iterations) < 20  # FIFO stops nothing: the prediction did
@@ -204,13 +206,9 @@ def test_replay_sweep_under_random_search_is_early_stopped(tmp_path: Path) -> No
 
 def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path: Path) -> None:
     # Rungs at 5 and 10 epochs let about a quarter of the 80 networks finish: enough for the predictor.
-    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "smoke", "--set", f"storage_path={tmp_path}",
-                    "--set", "scheduler.name=performance_prediction_hyperband", "--set", "scheduler.options.grace_period=5",
-                    "--set", "scheduler.options.reduction_factor=2", "--set", "scheduler.options.min_finished=5",
-                    env=embedded_env())  # fmt: skip
-    assert outcome.returncode == 0, outcome.stderr
-    (run,) = results_of(tmp_path, "early_stop_replay")
-    summary = json.loads((run / "summary.json").read_text())
+    run, summary = replay_sweep(tmp_path, "smoke", "scheduler.name=performance_prediction_hyperband",
+                                "scheduler.options.grace_period=5", "scheduler.options.reduction_factor=2",
+                                "scheduler.options.min_finished=5")  # fmt: skip
     assert summary["status"] == "finished" and len(summary["trials"]) == 80
     table = read_metrics(run)
     ran: dict[int, int] = {}
@@ -222,12 +220,8 @@ def test_replay_sweep_runs_under_the_hyperband_bracket_with_prediction(tmp_path:
 
 def test_long_curve_replay_sweep_predicts_at_its_check_epochs(tmp_path: Path) -> None:
     """100-epoch curves, half diverged: the prediction judges after epoch 1 and every 5th only."""
-    outcome = rapid("run", "jobs/early_stop_replay.yaml", "--profile", "digits_long", "--set", f"storage_path={tmp_path}",
-                    "--set", "param_space.row={grid_range: [0, 30]}", "--set", "scheduler.options.min_finished=10",
-                    "--set", "scheduler.options.regressor=auto", env=embedded_env())  # fmt: skip
-    assert outcome.returncode == 0, outcome.stderr
-    (run,) = results_of(tmp_path, "early_stop_replay")
-    summary = json.loads((run / "summary.json").read_text())
+    _, summary = replay_sweep(tmp_path, "digits_long", "param_space.row={grid_range: [0, 30]}",
+                              "scheduler.options.min_finished=10", "scheduler.options.regressor=auto")  # fmt: skip
     assert summary["status"] == "finished" and len(summary["trials"]) == 30
     iterations = [trial["iterations"] for trial in summary["trials"]]
     assert iterations.count(100) >= 10 and min(iterations) < 100

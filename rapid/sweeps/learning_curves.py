@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from ray import tune
 
-from rapid.platform.run_dir import read_metrics
+from rapid.platform.run_dir import RunDir, storage_uri
 
 # Curve columns, in epoch order: acc_1..acc_20 (accuracy) or ep_0..ep_59 (perplexity).
 CURVE_COLUMN = re.compile(r"^(acc|ep)_(\d+)$")
@@ -92,9 +92,8 @@ def export_curves(run_dir: str | Path, out: str | Path, epochs: int, dataset: st
     curve file `out` (the columns of metaqnn_cifar10.csv), so a family recorded here is replayed
     and learned from like the shipped ones; the number of networks written. The file appears
     whole or not at all."""
-    table = read_metrics(run_dir)
-    curves: dict[str, dict[int, dict[str, Any]]] = {}
-    for row in (dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)):
+    curves: dict[str, dict[int, dict[str, Any]]] = {}  # trial -> epoch -> its row
+    for row in RunDir(storage_uri(str(run_dir))).current_rows():
         curves.setdefault(row["trial_id"], {})[int(row["epoch"])] = row
     rows = []
     for trial_id, by_epoch in sorted(curves.items()):

@@ -6,10 +6,10 @@ hyperparameter features the trials report). A running trial at epoch t is stoppe
 prediction, taken as a Gaussian with the model's cross-validated error as its spread, gives it
 less than `threshold` probability of beating the best final value seen so far.
 
-Robust on curve families nobody tuned it to: a curve of any length becomes the same few
-features on a time axis relative to `max_t`; targets bounded in [0, 1] are fitted as logits and
-positive ones as logs, and predictions are clipped to the finals seen; `regressor: auto` picks
-by cross-validated error; and a `prior` (other families' curve files) warm-starts the fits.
+Robust on curve families nobody tuned it to: a curve of any length becomes at most the same
+few features, on a time axis relative to `max_t`; predictions are clipped to the finals seen
+(and targets may go through a logit or log `link`); `regressor: auto` picks by cross-validated
+error; and a `prior` (other families' curve files) warm-starts the fits.
 """
 
 import logging
